@@ -1,0 +1,6 @@
+noinst_LTLIBRARIES += devices/libxvdevices.la
+devices_libxvdevices_la_SOURCES = \
+	devices/devices.h devices/builtin.c \
+	devices/rng.c
+devices_libxvdevices_la_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
+devices_libxvdevices_la_LIBADD = $(URING_LIBS)

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-mmio transport, version 2 (virtio 1.2, 4.2.2): the register file
+ * of one device window. The caller decodes which window an access hits and
+ * passes the offset inside it. Control registers take aligned 32-bit
+ * accesses only; device config space (0x100 on) takes aligned 8/16/32/64-bit
+ * ones. Anything else reads as 0, is ignored when written, and is logged.
+ */
+#ifndef XV_MMIO_H
+#define XV_MMIO_H
+
+#include <stdint.h>
+
+#include "vdev.h"
+
+#define VMMIO_WINDOW 0x200u
+#define VMMIO_MAGIC 0x74726976u		/* "virt" */
+#define VMMIO_VERSION 2u
+#define VMMIO_VENDOR 0x4e455658u	/* "XVEN" */
+
+struct vmmio {
+	struct vdev *dev;
+	uint32_t dev_features_sel;
+	uint32_t drv_features_sel;
+	uint32_t queue_sel;
+};
+
+void vmmio_init(struct vmmio *m, struct vdev *dev);
+uint64_t vmmio_read(struct vmmio *m, uint64_t off, unsigned int size);
+void vmmio_write(struct vmmio *m, uint64_t off, unsigned int size,
+		 uint64_t val);
+
+#endif

@@ -1,0 +1,1 @@
+# Xen transport: the only files besides the programs that include Xen headers.
