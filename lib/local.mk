@@ -6,10 +6,11 @@ lib_libxenvirtio_la_SOURCES = \
 	lib/loop.c lib/loop.h \
 	lib/virtq.c lib/virtq.h \
 	lib/vdev.c lib/vdev.h \
-	lib/mmio.c lib/mmio.h
+	lib/mmio.c lib/mmio.h \
+	lib/vslot.c lib/vslot.h
 lib_libxenvirtio_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0
 xvinclude_HEADERS += lib/log.h lib/opts.h lib/gmem.h lib/loop.h lib/virtq.h \
-	lib/vdev.h lib/mmio.h
+	lib/vdev.h lib/mmio.h lib/vslot.h
 EXTRA_DIST += lib/xenvirtio.pc.in
 
 if XEN

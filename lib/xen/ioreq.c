@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Ioreq server: the hypervisor side of virtio-mmio traps.
+ *
+ * Protocol (xen/hvm/ioreq.h): for each vCPU the shared page has one slot.
+ * Xen fills it, sets state IOREQ_READY and signals the vCPU's event
+ * channel; we read the request after seeing READY (acquire), write the
+ * result, set IORESP_READY after the data (release) and signal back.
+ */
+#define __XEN_TOOLS__ 1
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <xenctrl.h>
+#include <xendevicemodel.h>
+#include <xenevtchn.h>
+#include <xenforeignmemory.h>
+#include <xen/hvm/dm_op.h>
+#include <xen/hvm/ioreq.h>
+#include <xen/memory.h>
+
+#include "log.h"
+#include "xenio.h"
+
+#define XENIO_MAX_WINDOWS 64
+
+struct xenio_window {
+	uint64_t base;
+	uint64_t size;
+	xenio_read_fn *rd;
+	xenio_write_fn *wr;
+	void *opaque;
+};
+
+struct xenio {
+	uint32_t domid;
+	struct gmem *gm;
+	xendevicemodel_handle *dm;
+	xenforeignmemory_handle *fm;
+	xenevtchn_handle *xce;
+	xenforeignmemory_resource_handle *res;
+	shared_iopage_t *page;
+	ioservid_t id;
+	bool created;
+	bool enabled;
+	unsigned int nr_vcpus;
+	evtchn_port_t *ports;		/* local port of each vCPU */
+	unsigned int n_windows;
+	struct xenio_window windows[XENIO_MAX_WINDOWS];
+	struct xenio_stats stats;
+};
+
+static const char *ioreq_hint(int err)
+{
+	if (err == ENOSYS || err == EOPNOTSUPP)
+		return " (the hypervisor has no ioreq server support: build Xen with "
+		       "CONFIG_IOREQ_SERVER=y, which on Arm needs CONFIG_EXPERT=y)";
+	if (err == EPERM || err == EACCES)
+		return " (run as root in the domain that may serve this guest)";
+	if (err == ESRCH)
+		return " (no such domain)";
+	return "";
+}
+
+static int create_server(struct xenio *x, char *err, size_t errlen)
+{
+	void *addr = NULL;
+
+	/*
+	 * No buffered ioreqs: Arm has none, and on x86 Xen only buffers
+	 * writes to ranges we never claim (standard VGA), so the synchronous
+	 * page is the whole protocol for virtio-mmio windows.
+	 */
+	if (xendevicemodel_create_ioreq_server(x->dm, x->domid,
+					       HVM_IOREQSRV_BUFIOREQ_OFF, &x->id)) {
+		snprintf(err, errlen, "cannot create an ioreq server for domain %u: %s%s",
+			 x->domid, strerror(errno), ioreq_hint(errno));
+		return -errno;
+	}
+	x->created = true;
+	x->res = xenforeignmemory_map_resource(x->fm, x->domid,
+			XENMEM_resource_ioreq_server, x->id,
+			XENMEM_resource_ioreq_server_frame_ioreq(0), 1,
+			&addr, PROT_READ | PROT_WRITE, 0);
+	if (!x->res) {
+		snprintf(err, errlen, "cannot map the ioreq page of server %u: %s%s",
+			 x->id, strerror(errno), ioreq_hint(errno));
+		return -errno;
+	}
+	x->page = addr;
+	return 0;
+}
+
+int xenio_open(struct xenio **out, uint32_t domid, struct gmem *gm,
+	       char *err, size_t errlen)
+{
+	struct xenio *x = calloc(1, sizeof(*x));
+	int rc;
+
+	*out = NULL;
+	if (!x)
+		return -ENOMEM;
+	x->domid = domid;
+	x->gm = gm;
+	x->dm = xendevicemodel_open(NULL, 0);
+	x->fm = xenforeignmemory_open(NULL, 0);
+	x->xce = xenevtchn_open(NULL, 0);
+	if (!x->dm || !x->fm || !x->xce) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open the Xen interfaces: %s "
+			 "(is this a Xen domain with xen-privcmd and xen-evtchn loaded?)",
+			 strerror(errno));
+		xenio_close(x);
+		return rc;
+	}
+	rc = create_server(x, err, errlen);
+	if (rc) {
+		xenio_close(x);
+		return rc;
+	}
+	log_info("ioreq server %u created for domain %u", x->id, domid);
+	*out = x;
+	return 0;
+}
+
+int xenio_add_mmio(struct xenio *x, uint64_t base, uint64_t size,
+		   xenio_read_fn *rd, xenio_write_fn *wr, void *opaque,
+		   char *err, size_t errlen)
+{
+	if (!size || base + size - 1 < base) {
+		snprintf(err, errlen, "MMIO window 0x%" PRIx64 "+0x%" PRIx64 " wraps",
+			 base, size);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < x->n_windows; i++) {
+		const struct xenio_window *w = &x->windows[i];
+
+		if (base < w->base + w->size && w->base < base + size) {
+			snprintf(err, errlen, "MMIO window 0x%" PRIx64 " overlaps 0x%" PRIx64,
+				 base, w->base);
+			return -EEXIST;
+		}
+	}
+	if (x->n_windows == XENIO_MAX_WINDOWS) {
+		snprintf(err, errlen, "too many MMIO windows");
+		return -ENOSPC;
+	}
+	if (xendevicemodel_map_io_range_to_ioreq_server(x->dm, x->domid, x->id, 1,
+							base, base + size - 1)) {
+		snprintf(err, errlen, "cannot claim MMIO 0x%" PRIx64 "-0x%" PRIx64 ": %s",
+			 base, base + size - 1, strerror(errno));
+		return -errno;
+	}
+	x->windows[x->n_windows++] = (struct xenio_window){ base, size, rd, wr, opaque };
+	return 0;
+}
+
+static int count_vcpus(struct xenio *x, char *err, size_t errlen)
+{
+	unsigned int n = 0;
+
+	if (xendevicemodel_nr_vcpus(x->dm, x->domid, &n) || !n) {
+		snprintf(err, errlen, "cannot read the vCPU count of domain %u: %s",
+			 x->domid, strerror(errno));
+		return -errno;
+	}
+	x->nr_vcpus = n;
+	return 0;
+}
+
+int xenio_enable(struct xenio *x, char *err, size_t errlen)
+{
+	int rc = count_vcpus(x, err, errlen);
+
+	if (rc)
+		return rc;
+	if (xendevicemodel_set_ioreq_server_state(x->dm, x->domid, x->id, 1)) {
+		snprintf(err, errlen, "cannot enable ioreq server %u: %s", x->id,
+			 strerror(errno));
+		return -errno;
+	}
+	x->enabled = true;
+	x->ports = calloc(x->nr_vcpus, sizeof(*x->ports));
+	if (!x->ports)
+		return -ENOMEM;
+	for (unsigned int v = 0; v < x->nr_vcpus; v++) {
+		evtchn_port_t remote = x->page->vcpu_ioreq[v].vp_eport;
+		xenevtchn_port_or_error_t p;
+
+		p = xenevtchn_bind_interdomain(x->xce, x->domid, remote);
+		if (p < 0) {
+			snprintf(err, errlen, "cannot bind vCPU %u event channel %u: %s",
+				 v, remote, strerror(errno));
+			return -errno;
+		}
+		x->ports[v] = p;
+	}
+	log_info("ioreq server %u enabled, %u vCPU(s), %u window(s)", x->id,
+		 x->nr_vcpus, x->n_windows);
+	return 0;
+}
+
+int xenio_fd(const struct xenio *x)
+{
+	return xenevtchn_fd(x->xce);
+}
+
+static struct xenio_window *find_window(struct xenio *x, uint64_t addr,
+					 uint32_t size)
+{
+	for (unsigned int i = 0; i < x->n_windows; i++) {
+		struct xenio_window *w = &x->windows[i];
+
+		if (addr >= w->base && addr - w->base < w->size &&
+		    size <= w->size - (addr - w->base))
+			return w;
+	}
+	return NULL;
+}
+
+/* One access of a (possibly repeated) request; false to stop repeating. */
+static bool mmio_one(struct xenio *x, ioreq_t *req, uint64_t addr,
+		     uint64_t *data, uint64_t ptr)
+{
+	struct xenio_window *w = find_window(x, addr, req->size);
+
+	if (!w) {
+		x->stats.errors++;
+		log_debug("domain %u: MMIO at 0x%" PRIx64 " size %u is in no window",
+			  x->domid, addr, req->size);
+		return false;
+	}
+	if (req->dir == IOREQ_READ) {
+		uint64_t v = w->rd(w->opaque, addr - w->base, req->size);
+
+		x->stats.reads++;
+		if (!req->data_is_ptr) {
+			*data = v;
+			return true;
+		}
+		return !gmem_write(x->gm, ptr, &v, req->size);
+	}
+	x->stats.writes++;
+	if (req->data_is_ptr) {
+		uint64_t v = 0;
+
+		if (gmem_read(x->gm, ptr, &v, req->size))
+			return false;
+		w->wr(w->opaque, addr - w->base, req->size, v);
+		return true;
+	}
+	w->wr(w->opaque, addr - w->base, req->size, *data);
+	return true;
+}
+
+static void handle_mmio(struct xenio *x, ioreq_t *req)
+{
+	int64_t step = req->df ? -(int64_t)req->size : (int64_t)req->size;
+	uint64_t data = req->dir == IOREQ_READ && !req->data_is_ptr ? ~0ull : req->data;
+
+	if (req->size != 1 && req->size != 2 && req->size != 4 && req->size != 8) {
+		x->stats.errors++;
+		log_warn("domain %u: MMIO access of %u bytes at 0x%" PRIx64 " ignored",
+			 x->domid, req->size, (uint64_t)req->addr);
+		req->data = data;
+		return;
+	}
+	if (req->data_is_ptr)
+		gmem_read_lock(x->gm);
+	/*
+	 * Each repetition must stay inside one window, so a hostile count
+	 * ends at the window's edge instead of running for 2^32 rounds.
+	 */
+	for (uint32_t i = 0; i < req->count || i == 0; i++) {
+		if (!mmio_one(x, req, req->addr + i * step, &data,
+			      req->data + i * step)) {
+			if (req->data_is_ptr)
+				x->stats.errors++;
+			break;
+		}
+	}
+	if (req->data_is_ptr)
+		gmem_read_unlock(x->gm);
+	else
+		req->data = data;
+}
+
+static void handle_req(struct xenio *x, ioreq_t *req)
+{
+	switch (req->type) {
+	case IOREQ_TYPE_COPY:
+		handle_mmio(x, req);
+		break;
+	case IOREQ_TYPE_INVALIDATE:
+		x->stats.invalidates++;
+		gmem_invalidate(x->gm);
+		break;
+	default:
+		x->stats.errors++;
+		log_warn("domain %u: ioreq type %u at 0x%" PRIx64 " not handled",
+			 x->domid, req->type, (uint64_t)req->addr);
+		if (req->dir == IOREQ_READ && !req->data_is_ptr)
+			req->data = ~0ull;
+		break;
+	}
+}
+
+static void serve_vcpu(struct xenio *x, unsigned int v)
+{
+	/* volatile: the slot is shared with the hypervisor (state is a bitfield) */
+	volatile ioreq_t *slot = &x->page->vcpu_ioreq[v];
+	ioreq_t req;
+
+	if (slot->state != STATE_IOREQ_READY)
+		return;
+	/* Read the request only after seeing READY. */
+	atomic_thread_fence(memory_order_acquire);
+	memcpy(&req, (const ioreq_t *)slot, sizeof(req));
+	slot->state = STATE_IOREQ_INPROCESS;
+	handle_req(x, &req);
+	if (req.dir == IOREQ_READ)
+		slot->data = req.data;
+	/* The result must be visible before the state that announces it. */
+	atomic_thread_fence(memory_order_release);
+	slot->state = STATE_IORESP_READY;
+	xenevtchn_notify(x->xce, x->ports[v]);
+}
+
+void xenio_dispatch(struct xenio *x)
+{
+	xenevtchn_port_or_error_t port;
+
+	while ((port = xenevtchn_pending(x->xce)) >= 0) {
+		xenevtchn_unmask(x->xce, port);
+		for (unsigned int v = 0; v < x->nr_vcpus; v++)
+			if (x->ports[v] == (evtchn_port_t)port)
+				serve_vcpu(x, v);
+	}
+}
+
+void xenio_close(struct xenio *x)
+{
+	if (!x)
+		return;
+	for (unsigned int v = 0; x->ports && v < x->nr_vcpus; v++)
+		if (x->ports[v])
+			xenevtchn_unbind(x->xce, x->ports[v]);
+	free(x->ports);
+	/* The domain may be gone already: failures here are expected. */
+	if (x->enabled)
+		xendevicemodel_set_ioreq_server_state(x->dm, x->domid, x->id, 0);
+	if (x->res)
+		xenforeignmemory_unmap_resource(x->fm, x->res);
+	if (x->created)
+		xendevicemodel_destroy_ioreq_server(x->dm, x->domid, x->id);
+	if (x->xce)
+		xenevtchn_close(x->xce);
+	if (x->fm)
+		xenforeignmemory_close(x->fm);
+	if (x->dm)
+		xendevicemodel_close(x->dm);
+	free(x);
+}
+
+void xenio_get_stats(const struct xenio *x, struct xenio_stats *s)
+{
+	*s = x->stats;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest memory of a Xen guest through foreign mappings (privcmd).
+ *
+ * Guest RAM banks are mapped lazily in 4 MiB chunks that are kept until
+ * the next invalidation, so a buffer costs a table lookup, not a hypercall.
+ * Pages the hypervisor refuses (holes, ballooned-out pages) are remembered
+ * per chunk and never handed out. Pins (virtqueue rings) get mappings of
+ * their own that survive invalidation.
+ */
+#ifndef XV_XENGMEM_H
+#define XV_XENGMEM_H
+
+#include <stdint.h>
+
+#include "gmem.h"
+
+struct xgmem_bank {
+	uint64_t base;
+	uint64_t size;
+};
+
+#define XGMEM_MAX_BANKS 4
+
+/* The RAM banks of a guest of mem_bytes on this architecture. */
+unsigned int xgmem_guest_banks(uint64_t mem_bytes,
+			       struct xgmem_bank banks[XGMEM_MAX_BANKS]);
+/* NULL with errno set on failure. */
+struct gmem *xgmem_new(uint32_t domid, const struct xgmem_bank *banks,
+		       unsigned int n_banks);
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A Xen ioreq server for one guest: registers with the hypervisor, claims
+ * MMIO windows, and turns the guest's trapped accesses into calls of the
+ * window's read/write handlers, on the thread that calls xenio_dispatch().
+ *
+ * Every request is completed before dispatch returns, so a vCPU never waits
+ * for device work (QueueNotify only kicks a worker). Requests with count > 1
+ * or data_is_ptr are served through guest memory; INVALIDATE drops the
+ * guest-memory mapping cache; other types are logged and completed.
+ */
+#ifndef XV_XENIO_H
+#define XV_XENIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gmem.h"
+
+struct xenio;
+
+typedef uint64_t xenio_read_fn(void *opaque, uint64_t off, unsigned int size);
+typedef void xenio_write_fn(void *opaque, uint64_t off, unsigned int size,
+			    uint64_t val);
+
+/*
+ * Create the server and map its ioreq page. gm serves data_is_ptr
+ * requests and is invalidated on INVALIDATE. 0, or -errno with a message.
+ */
+int xenio_open(struct xenio **out, uint32_t domid, struct gmem *gm,
+	       char *err, size_t errlen);
+/* Claim [base, base + size); may be called before or after enabling. */
+int xenio_add_mmio(struct xenio *x, uint64_t base, uint64_t size,
+		   xenio_read_fn *rd, xenio_write_fn *wr, void *opaque,
+		   char *err, size_t errlen);
+/* Enable the server and bind every vCPU's event channel. */
+int xenio_enable(struct xenio *x, char *err, size_t errlen);
+/* The fd to poll for requests (readable when an event channel fired). */
+int xenio_fd(const struct xenio *x);
+/* Serve every pending request. */
+void xenio_dispatch(struct xenio *x);
+/* Disable and destroy the server, release ports and mappings. */
+void xenio_close(struct xenio *x);
+
+struct xenio_stats {
+	unsigned long reads;
+	unsigned long writes;
+	unsigned long invalidates;
+	unsigned long errors;
+};
+void xenio_get_stats(const struct xenio *x, struct xenio_stats *s);
+
+#endif

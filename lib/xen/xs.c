@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xenstore.h>
+
+#include "log.h"
+#include "xs.h"
+
+static char *read_key(struct xs_handle *xs, const char *dir, const char *key)
+{
+	char path[256];
+	unsigned int len;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	return xs_read(xs, XBT_NULL, path, &len);
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	/* base 0: the disk path writes decimal, the virtio path 0x-hex */
+	*out = strtoull(s, &end, 0);
+	return !errno && !*end;
+}
+
+uint32_t xvxs_self_domid(struct xs_handle *xs)
+{
+	unsigned int len;
+	char *s = xs_read(xs, XBT_NULL, "domid", &len);
+	uint32_t id = s ? strtoul(s, NULL, 10) : 0;
+
+	free(s);
+	return id;
+}
+
+int xvxs_find_domain(struct xs_handle *xs, const char *name, uint32_t *domid)
+{
+	unsigned int n;
+	char **ids = xs_directory(xs, XBT_NULL, "/local/domain", &n);
+	int rc = -ENOENT;
+
+	for (unsigned int i = 0; ids && i < n && rc; i++) {
+		char dir[64], *v;
+
+		snprintf(dir, sizeof(dir), "/local/domain/%s", ids[i]);
+		v = read_key(xs, dir, "name");
+		if (v && !strcmp(v, name)) {
+			*domid = strtoul(ids[i], NULL, 10);
+			rc = 0;
+		}
+		free(v);
+	}
+	free(ids);
+	return rc;
+}
+
+static bool read_node(struct xs_handle *xs, struct xvxs_node *nd)
+{
+	char *base = read_key(xs, nd->path, "base");
+	char *irq = read_key(xs, nd->path, "irq");
+	uint64_t v;
+	bool ok = parse_u64(base, &nd->base) && parse_u64(irq, &v) && v < 1024;
+
+	nd->irq = ok ? v : 0;
+	free(base);
+	free(irq);
+	if (!ok)
+		return false;
+	if (!strcmp(nd->kind, "virtio_disk")) {
+		char *params = read_key(xs, nd->path, "params");
+		char *mode = read_key(xs, nd->path, "mode");
+
+		snprintf(nd->params, sizeof(nd->params), "%s", params ? params : "");
+		nd->readonly = mode && mode[0] == 'r';
+		free(params);
+		free(mode);
+	} else {
+		char *type = read_key(xs, nd->path, "type");
+		char *g = read_key(xs, nd->path, "grant_usage");
+
+		snprintf(nd->type, sizeof(nd->type), "%s", type ? type : "");
+		nd->grants = g && g[0] == '1';
+		free(type);
+		free(g);
+	}
+	return true;
+}
+
+static int list_kind(struct xs_handle *xs, uint32_t self, uint32_t fe,
+		     const char *kind, struct xvxs_node *out, unsigned int max)
+{
+	char dir[96];
+	unsigned int n, found = 0;
+	char **devs;
+
+	snprintf(dir, sizeof(dir), "/local/domain/%u/backend/%s/%u", self, kind, fe);
+	devs = xs_directory(xs, XBT_NULL, dir, &n);
+	for (unsigned int i = 0; devs && i < n && found < max; i++) {
+		struct xvxs_node *nd = &out[found];
+
+		memset(nd, 0, sizeof(*nd));
+		snprintf(nd->kind, sizeof(nd->kind), "%s", kind);
+		if (strlen(devs[i]) > 16)
+			continue;
+		snprintf(nd->path, sizeof(nd->path), "%s/%.16s", dir, devs[i]);
+		nd->devid = strtoul(devs[i], NULL, 10);
+		/* libxl writes a node in one transaction: partial means foreign */
+		if (read_node(xs, nd))
+			found++;
+		else
+			log_warn("%s: no usable base/irq, ignored", nd->path);
+	}
+	free(devs);
+	return found;
+}
+
+int xvxs_list_nodes(struct xs_handle *xs, uint32_t self, uint32_t fe,
+		    struct xvxs_node *out, unsigned int max)
+{
+	int n = list_kind(xs, self, fe, "virtio_disk", out, max);
+
+	return n + list_kind(xs, self, fe, "virtio", out + n, max - n);
+}
+
+int xvxs_state(struct xs_handle *xs, const char *node_path)
+{
+	char *s = read_key(xs, node_path, "state");
+	int st = s ? atoi(s) : -1;
+
+	free(s);
+	return st;
+}
+
+int xvxs_set_state(struct xs_handle *xs, const char *node_path, int state)
+{
+	char path[256], val[8];
+
+	snprintf(path, sizeof(path), "%s/state", node_path);
+	snprintf(val, sizeof(val), "%d", state);
+	if (!xs_write(xs, XBT_NULL, path, val, strlen(val))) {
+		log_err("cannot write %s = %s: %m", path, val);
+		return -errno;
+	}
+	return 0;
+}

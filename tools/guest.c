@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Serving one guest (see guest.h). Setup order matters for libxl: the ioreq
+ * server, every window and the event channels are in place before a backend
+ * node is told InitWait, because libxl unpauses the guest soon after.
+ */
+#define __XEN_TOOLS__ 1
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <xenctrl.h>
+#include <xenstore.h>
+
+#include "devices.h"
+#include "guest.h"
+#include "irq.h"
+#include "log.h"
+#include "mmio.h"
+#include "xengmem.h"
+#include "xenio.h"
+#include "xs.h"
+
+struct slot {
+	struct guest *g;
+	struct vdev *dev;
+	struct vmmio mmio;
+	uint64_t base;
+	unsigned int irq;
+	char node[192];			/* xenstore backend node, or "" */
+	bool connected;
+	bool closed;
+};
+
+struct guest {
+	uint32_t domid;
+	uint32_t self;
+	xc_interface *xch;
+	struct xs_handle *xs;
+	struct gmem *gm;
+	struct xenio *io;
+	struct xirq *xirq;
+	struct vloop *loop;
+	bool enabled;
+	int status;
+	unsigned int n_slots;
+	struct slot *slots[VSLOT_MAX];
+};
+
+static uint64_t slot_read(void *opaque, uint64_t off, unsigned int size)
+{
+	struct slot *s = opaque;
+
+	return vmmio_read(&s->mmio, off, size);
+}
+
+static void slot_write(void *opaque, uint64_t off, unsigned int size,
+		       uint64_t val)
+{
+	struct slot *s = opaque;
+
+	vmmio_write(&s->mmio, off, size, val);
+}
+
+static void slot_irq(struct vdev *dev, void *opaque)
+{
+	struct slot *s = opaque;
+
+	xirq_edge(s->g->xirq, s->irq);
+}
+
+static struct slot *add_slot(struct guest *g, struct vopts *o, uint64_t base,
+			     unsigned int irq)
+{
+	char err[256], name[32];
+	struct slot *s;
+
+	if (g->n_slots == VSLOT_MAX) {
+		log_err("domain %u: too many devices", g->domid);
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	snprintf(name, sizeof(name), "%.16s%u", o->model, g->n_slots);
+	s->dev = vdev_new(o, name, err, sizeof(err));
+	if (!s->dev) {
+		log_err("domain %u: %s", g->domid, err);
+		goto fail;
+	}
+	*s = (struct slot){ .g = g, .dev = s->dev, .base = base, .irq = irq };
+	vmmio_init(&s->mmio, s->dev);
+	if (xenio_add_mmio(g->io, base, VMMIO_WINDOW, slot_read, slot_write, s,
+			   err, sizeof(err))) {
+		log_err("domain %u: %s", g->domid, err);
+		goto fail;
+	}
+	if (vdev_start(s->dev, g->gm, slot_irq, s)) {
+		log_err("domain %u: cannot start the %s worker", g->domid, name);
+		goto fail;
+	}
+	g->slots[g->n_slots++] = s;
+	log_info("domain %u: %s at 0x%" PRIx64 " irq %u", g->domid, name, base, irq);
+	return s;
+fail:
+	vdev_free(s->dev);
+	free(s);
+	return NULL;
+}
+
+static struct slot *find_slot(struct guest *g, uint64_t base)
+{
+	for (unsigned int i = 0; i < g->n_slots; i++)
+		if (g->slots[i]->base == base)
+			return g->slots[i];
+	return NULL;
+}
+
+static bool node_known(struct guest *g, const char *path)
+{
+	for (unsigned int i = 0; i < g->n_slots; i++)
+		if (!strcmp(g->slots[i]->node, path))
+			return true;
+	return false;
+}
+
+/* The device a node asks for when no --device claimed its window. */
+static int node_opts(const struct xvxs_node *nd, struct vopts *o)
+{
+	char err[128];
+	const struct vdev_model *m = NULL;
+	unsigned long id;
+
+	if (!strcmp(nd->kind, "virtio_disk")) {
+		if (vopts_parse(o, "blk", err, sizeof(err)) ||
+		    vopts_set(o, "file", nd->params) ||
+		    vopts_set(o, "readonly", nd->readonly ? "on" : "off"))
+			return -EINVAL;
+		return 0;
+	}
+	/* "virtio,device<hex id>", as in the device-tree binding */
+	if (sscanf(nd->type, "virtio,device%lx", &id) == 1)
+		for (unsigned int i = 0; (m = vdev_model_at(i)); i++)
+			if (m->device_id == id)
+				break;
+	if (!m) {
+		log_err("%s: no device model for type '%s' (give one with --device base=0x%" PRIx64 ",...)",
+			nd->path, nd->type, nd->base);
+		return -ENOENT;
+	}
+	return vopts_parse(o, m->name, err, sizeof(err));
+}
+
+static void connect_slot(struct guest *g, struct slot *s)
+{
+	if (!s->node[0] || s->connected || !g->enabled)
+		return;
+	/* InitWait releases libxl's wait, Connected says we serve it. */
+	if (!xvxs_set_state(g->xs, s->node, XVXS_STATE_INITWAIT) &&
+	    !xvxs_set_state(g->xs, s->node, XVXS_STATE_CONNECTED)) {
+		s->connected = true;
+		log_info("%s: connected", s->node);
+	}
+}
+
+static void attach_node(struct guest *g, const struct xvxs_node *nd)
+{
+	struct slot *s = find_slot(g, nd->base);
+	struct vopts o;
+
+	if (node_known(g, nd->path))
+		return;
+	if (nd->grants)
+		log_warn("%s: grant_usage=1 asked for, but guests are served through foreign mappings",
+			 nd->path);
+	if (!s) {
+		if (node_opts(nd, &o))
+			return;
+		s = add_slot(g, &o, nd->base, nd->irq);
+		vopts_free(&o);
+		if (!s)
+			return;
+	} else if (s->irq != nd->irq) {
+		log_warn("%s: libxl gave irq %u, not %u; using %u", nd->path,
+			 nd->irq, s->irq, nd->irq);
+		s->irq = nd->irq;
+	}
+	snprintf(s->node, sizeof(s->node), "%s", nd->path);
+	connect_slot(g, s);
+}
+
+static void scan_nodes(struct guest *g)
+{
+	struct xvxs_node nodes[VSLOT_MAX];
+	int n = xvxs_list_nodes(g->xs, g->self, g->domid, nodes, VSLOT_MAX);
+
+	for (int i = 0; i < n; i++)
+		attach_node(g, &nodes[i]);
+}
+
+static void check_node_states(struct guest *g)
+{
+	for (unsigned int i = 0; i < g->n_slots; i++) {
+		struct slot *s = g->slots[i];
+		int st;
+
+		if (!s->node[0] || s->closed)
+			continue;
+		st = xvxs_state(g->xs, s->node);
+		if (st == XVXS_STATE_CLOSING) {
+			xvxs_set_state(g->xs, s->node, XVXS_STATE_CLOSED);
+			s->closed = true;
+			log_info("%s: closed", s->node);
+		} else if (st < 0) {
+			s->closed = true;
+		}
+	}
+}
+
+/* The guest is gone once Xen no longer lists it or it is dying. */
+static bool domain_alive(struct guest *g)
+{
+	xc_domaininfo_t info;
+
+	if (xc_domain_getinfolist(g->xch, g->domid, 1, &info) != 1)
+		return false;
+	return info.domain == g->domid && !(info.flags & XEN_DOMINF_dying);
+}
+
+static void on_ioreq(int fd, uint32_t events, void *opaque)
+{
+	xenio_dispatch(opaque);
+}
+
+static void on_xenstore(int fd, uint32_t events, void *opaque)
+{
+	struct guest *g = opaque;
+	unsigned int n;
+	char **w = xs_read_watch(g->xs, &n);
+	bool release = w && !strcmp(w[XS_WATCH_TOKEN], "release");
+
+	free(w);
+	if (release) {
+		if (!domain_alive(g)) {
+			log_info("domain %u is gone", g->domid);
+			vloop_stop(g->loop);
+		}
+		return;
+	}
+	scan_nodes(g);
+	check_node_states(g);
+}
+
+static void on_signal(int fd, uint32_t events, void *opaque)
+{
+	struct guest *g = opaque;
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) == sizeof(si))
+		log_info("signal %u: stopping", si.ssi_signo);
+	vloop_stop(g->loop);
+}
+
+static int watch_backends(struct guest *g)
+{
+	static const char *const kinds[] = { "virtio_disk", "virtio" };
+	char path[128];
+
+	for (unsigned int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/local/domain/%u/backend/%s/%u",
+			 g->self, kinds[i], g->domid);
+		if (!xs_watch(g->xs, path, "backend"))
+			return -errno;
+	}
+	return 0;
+}
+
+static int open_xen(struct guest *g)
+{
+	struct xgmem_bank banks[XGMEM_MAX_BANKS];
+	xc_domaininfo_t info;
+	unsigned int n;
+	char err[256];
+
+	g->xch = xc_interface_open(NULL, NULL, 0);
+	if (!g->xch) {
+		log_err("cannot open the Xen control interface: %m (run as root in Dom0 with xen-privcmd)");
+		return -1;
+	}
+	if (xc_domain_getinfolist(g->xch, g->domid, 1, &info) != 1 ||
+	    info.domain != g->domid) {
+		log_err("domain %u does not exist", g->domid);
+		return -1;
+	}
+	n = xgmem_guest_banks((uint64_t)info.max_pages << XC_PAGE_SHIFT, banks);
+	g->gm = xgmem_new(g->domid, banks, n);
+	g->xirq = xirq_open(g->domid);
+	if (!g->gm || !g->xirq) {
+		log_err("domain %u: cannot open foreign memory or device model: %m",
+			g->domid);
+		return -1;
+	}
+	if (xenio_open(&g->io, g->domid, g->gm, err, sizeof(err))) {
+		log_err("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int setup_xenstore(struct guest *g)
+{
+	g->xs = xs_open(0);
+	if (!g->xs) {
+		log_err("cannot open xenstore: %m");
+		return -1;
+	}
+	g->self = xvxs_self_domid(g->xs);
+	if (!xs_watch(g->xs, "@releaseDomain", "release") || watch_backends(g)) {
+		log_err("cannot watch xenstore: %m");
+		return -1;
+	}
+	return 0;
+}
+
+struct guest *guest_new(const struct guest_config *c)
+{
+	struct guest *g = calloc(1, sizeof(*g));
+	char err[256];
+
+	if (!g)
+		return NULL;
+	g->domid = c->domid;
+	vdev_register_builtin();
+	if (open_xen(g) || setup_xenstore(g))
+		goto fail;
+	for (unsigned int i = 0; i < c->n_slots; i++)
+		if (!add_slot(g, &c->slots[i].opts, c->slots[i].base, c->slots[i].irq))
+			goto fail;
+	if (c->use_xenstore)
+		scan_nodes(g);
+	if (!g->n_slots) {
+		log_err("domain %u: no device to serve (give --device, or start the guest with virtio disks)",
+			g->domid);
+		goto fail;
+	}
+	if (xenio_enable(g->io, err, sizeof(err))) {
+		log_err("%s", err);
+		goto fail;
+	}
+	g->enabled = true;
+	for (unsigned int i = 0; i < g->n_slots; i++)
+		connect_slot(g, g->slots[i]);
+	return g;
+fail:
+	guest_free(g);
+	return NULL;
+}
+
+int guest_run(struct guest *g, int signal_fd)
+{
+	int rc;
+
+	g->loop = vloop_new();
+	if (!g->loop ||
+	    vloop_add_fd(g->loop, xenio_fd(g->io), EPOLLIN, on_ioreq, g->io) ||
+	    vloop_add_fd(g->loop, xs_fileno(g->xs), EPOLLIN, on_xenstore, g) ||
+	    (signal_fd >= 0 &&
+	     vloop_add_fd(g->loop, signal_fd, EPOLLIN, on_signal, g))) {
+		log_err("cannot set up the main loop");
+		return -1;
+	}
+	log_info("domain %u: serving %u device(s)", g->domid, g->n_slots);
+	rc = vloop_run(g->loop);
+	check_node_states(g);
+	return rc;
+}
+
+void guest_free(struct guest *g)
+{
+	struct xenio_stats st;
+
+	if (!g)
+		return;
+	/* Workers first: they use guest memory and the interrupt line. */
+	for (unsigned int i = 0; i < g->n_slots; i++) {
+		vdev_free(g->slots[i]->dev);
+		free(g->slots[i]);
+	}
+	if (g->io) {
+		xenio_get_stats(g->io, &st);
+		log_info("domain %u: %lu reads, %lu writes, %lu invalidations, %lu bad requests",
+			 g->domid, st.reads, st.writes, st.invalidates, st.errors);
+		xenio_close(g->io);
+	}
+	gmem_destroy(g->gm);
+	xirq_close(g->xirq);
+	if (g->xs)
+		xs_close(g->xs);
+	if (g->xch)
+		xc_interface_close(g->xch);
+	vloop_free(g->loop);
+	free(g);
+}

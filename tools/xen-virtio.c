@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: MIT
+/*
+ * xen-virtio: serve virtio-mmio devices to a Xen guest from this domain.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+
+#include "config.h"
+#include "devices.h"
+#include "guest.h"
+#include "log.h"
+#include "xs.h"
+
+struct options {
+	long domid;
+	const char *domain;
+	double wait;
+	int use_xenstore;
+	unsigned int n_slots;
+	struct vslot slots[VSLOT_MAX];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: xen-virtio (--domid N | --domain NAME) [--device SPEC]... [options]\n"
+"Serve virtio-mmio devices to a Xen guest as an ioreq server.\n"
+"\n"
+"  -d, --domid N         the guest's domain id\n"
+"  -n, --domain NAME     the guest's name; waits for it to appear, so the\n"
+"                        daemon can be started before `xl create`\n"
+"  -D, --device SPEC     a device: MODEL[,key=value]... (repeatable);\n"
+"                        base=0xADDR and irq=N place it, default slot i is\n"
+"                        base 0x02000000 + 0x200*i, SPI 33+i (libxl's layout)\n"
+"  -w, --wait SECONDS    how long --domain waits (default 30)\n"
+"      --no-xenstore     ignore libxl's virtio backend nodes\n"
+"  -l, --log-level L     error, warn, info (default) or debug\n"
+"      --log-file PATH   log there instead of stderr\n"
+"      --syslog          log to syslog\n"
+"  -h, --help            this text\n"
+"  -V, --version         the version\n"
+"\n"
+"Without --no-xenstore, every virtio disk libxl declared for the guest\n"
+"(disk = [ '...,specification=virtio' ], Xen 4.17) and every virtio = [...]\n"
+"device (Xen 4.18+) is served; a --device whose base matches such a node is\n"
+"served in its place.\n"
+"\n"
+"Device models:\n");
+	vdev_register_builtin();
+	for (unsigned int i = 0; vdev_model_at(i); i++) {
+		const struct vdev_model *m = vdev_model_at(i);
+
+		fprintf(f, "  %-8s %s\n", m->name, m->summary);
+		if (m->options && m->options[0])
+			fprintf(f, "           options: %s\n", m->options);
+	}
+}
+
+static int parse_number(const char *s, long max, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 0);
+	return errno || !*s || *end || *out < 0 || *out > max ? -1 : 0;
+}
+
+/* Create the device once, so a bad option fails before any waiting. */
+static int check_device(struct vopts *opts, char *err, size_t errlen)
+{
+	struct vdev *dev = vdev_new(opts, NULL, err, errlen);
+
+	vdev_free(dev);
+	for (unsigned int i = 0; i < opts->n; i++)
+		if (strcmp(opts->kv[i].key, "base") && strcmp(opts->kv[i].key, "irq"))
+			opts->kv[i].used = false;
+	return dev ? 0 : -1;
+}
+
+static int add_device(struct options *o, const char *spec)
+{
+	char err[256];
+
+	if (o->n_slots == VSLOT_MAX) {
+		fprintf(stderr, "xen-virtio: at most %u devices\n", VSLOT_MAX);
+		return -1;
+	}
+	if (vslot_parse(&o->slots[o->n_slots], spec, err, sizeof(err))) {
+		fprintf(stderr, "xen-virtio: --device %s: %s\n", spec, err);
+		return -1;
+	}
+	if (check_device(&o->slots[o->n_slots].opts, err, sizeof(err))) {
+		fprintf(stderr, "xen-virtio: --device %s: %s\n", spec, err);
+		vslot_free(&o->slots[o->n_slots]);
+		return -1;
+	}
+	o->n_slots++;
+	return 0;
+}
+
+static int set_log(const char *level, const char *file, int use_syslog)
+{
+	if (level) {
+		int l = vlog_parse_level(level);
+
+		if (l < 0) {
+			fprintf(stderr, "xen-virtio: unknown log level '%s'\n", level);
+			return -1;
+		}
+		vlog_set_level(l);
+	}
+	if (use_syslog)
+		vlog_use_syslog("xen-virtio");
+	if (file) {
+		int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+
+		if (fd < 0) {
+			fprintf(stderr, "xen-virtio: %s: %s\n", file, strerror(errno));
+			return -1;
+		}
+		vlog_use_fd(fd);
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "domid", required_argument, NULL, 'd' },
+		{ "domain", required_argument, NULL, 'n' },
+		{ "device", required_argument, NULL, 'D' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "no-xenstore", no_argument, NULL, 'X' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "log-file", required_argument, NULL, 'F' },
+		{ "syslog", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *level = NULL, *file = NULL;
+	int c, use_syslog = 0;
+	long wait;
+	char err[256];
+
+	o->domid = -1;
+	o->wait = 30;
+	o->use_xenstore = 1;
+	vdev_register_builtin();
+	while ((c = getopt_long(argc, argv, "d:n:D:w:l:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if (parse_number(optarg, 0x7fef, &o->domid)) {
+				fprintf(stderr, "xen-virtio: bad domain id '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case 'n':
+			o->domain = optarg;
+			break;
+		case 'D':
+			if (add_device(o, optarg))
+				return -1;
+			break;
+		case 'w':
+			if (parse_number(optarg, 86400, &wait)) {
+				fprintf(stderr, "xen-virtio: bad --wait '%s'\n", optarg);
+				return -1;
+			}
+			o->wait = wait;
+			break;
+		case 'X':
+			o->use_xenstore = 0;
+			break;
+		case 'l':
+			level = optarg;
+			break;
+		case 'F':
+			file = optarg;
+			break;
+		case 'S':
+			use_syslog = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("xen-virtio %s\n", PACKAGE_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "xen-virtio: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if ((o->domid < 0) == !o->domain) {
+		fprintf(stderr, "xen-virtio: give exactly one of --domid and --domain\n");
+		return -1;
+	}
+	if (vslot_assign(o->slots, o->n_slots, err, sizeof(err))) {
+		fprintf(stderr, "xen-virtio: %s\n", err);
+		return -1;
+	}
+	for (unsigned int i = 0; i < o->n_slots; i++)
+		if (!vslot_in_xen_range(&o->slots[i]))
+			fprintf(stderr, "xen-virtio: warning: device %u lies outside Xen's virtio window or SPI range\n", i);
+	return set_log(level, file, use_syslog);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int wait_for_domain(const char *name, double wait, uint32_t *domid)
+{
+	struct xs_handle *xs = xs_open(0);
+	double end = now() + wait;
+	int rc;
+
+	if (!xs) {
+		log_err("cannot open xenstore: %m");
+		return -1;
+	}
+	log_info("waiting up to %.0f s for domain '%s'", wait, name);
+	while ((rc = xvxs_find_domain(xs, name, domid)) && now() < end)
+		usleep(50000);
+	xs_close(xs);
+	if (rc)
+		log_err("no domain named '%s' appeared within %.0f s", name, wait);
+	return rc;
+}
+
+/* Stop signals are read from a signalfd by the main loop; workers, created
+ * later, inherit the blocked mask so only the loop sees them. */
+static int block_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int serve(struct options *o)
+{
+	struct guest_config c;
+	struct guest *g;
+	uint32_t domid;
+	int sfd, rc;
+
+	sfd = block_signals();
+	if (sfd < 0) {
+		log_err("cannot set up signal handling: %m");
+		return 1;
+	}
+	if (o->domain) {
+		if (wait_for_domain(o->domain, o->wait, &domid))
+			return 1;
+	} else {
+		domid = o->domid;
+	}
+	c = (struct guest_config){
+		.domid = domid, .slots = o->slots, .n_slots = o->n_slots,
+		.use_xenstore = o->use_xenstore,
+	};
+	g = guest_new(&c);
+	if (!g)
+		return 1;
+	rc = guest_run(g, sfd);
+	guest_free(g);
+	close(sfd);
+	log_info("exiting");
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options *o = calloc(1, sizeof(*o));
+	int rc;
+
+	if (!o)
+		return 1;
+	rc = parse_args(argc, argv, o) ? 2 : serve(o);
+	for (unsigned int i = 0; i < o->n_slots; i++)
+		vslot_free(&o->slots[i]);
+	free(o);
+	return rc;
+}
