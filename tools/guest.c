@@ -33,6 +33,7 @@ struct slot {
 	uint64_t base;
 	unsigned int irq;
 	char node[192];			/* xenstore backend node, or "" */
+	bool initwait;			/* told libxl InitWait */
 	bool connected;
 	bool closed;
 };
@@ -47,6 +48,7 @@ struct guest {
 	struct xirq *xirq;
 	struct vloop *loop;
 	bool enabled;
+	bool connect_pending;		/* nodes in InitWait, guest not run yet */
 	int status;
 	unsigned int n_slots;
 	struct slot *slots[VSLOT_MAX];
@@ -156,15 +158,33 @@ static int node_opts(const struct xvxs_node *nd, struct vopts *o)
 	return vopts_parse(o, m->name, err, sizeof(err));
 }
 
+/*
+ * libxl waits for exactly InitWait while it creates the guest, so Connected
+ * must not overtake it: it is written once the guest runs (its first ioreq).
+ */
 static void connect_slot(struct guest *g, struct slot *s)
 {
-	if (!s->node[0] || s->connected || !g->enabled)
+	if (!s->node[0] || s->initwait || !g->enabled)
 		return;
-	/* InitWait releases libxl's wait, Connected says we serve it. */
-	if (!xvxs_set_state(g->xs, s->node, XVXS_STATE_INITWAIT) &&
-	    !xvxs_set_state(g->xs, s->node, XVXS_STATE_CONNECTED)) {
-		s->connected = true;
-		log_info("%s: connected", s->node);
+	if (!xvxs_set_state(g->xs, s->node, XVXS_STATE_INITWAIT)) {
+		s->initwait = true;
+		g->connect_pending = true;
+		log_info("%s: ready (InitWait)", s->node);
+	}
+}
+
+static void mark_connected(struct guest *g)
+{
+	g->connect_pending = false;
+	for (unsigned int i = 0; i < g->n_slots; i++) {
+		struct slot *s = g->slots[i];
+
+		if (!s->initwait || s->connected || s->closed)
+			continue;
+		if (!xvxs_set_state(g->xs, s->node, XVXS_STATE_CONNECTED)) {
+			s->connected = true;
+			log_info("%s: connected", s->node);
+		}
 	}
 }
 
@@ -234,7 +254,11 @@ static bool domain_alive(struct guest *g)
 
 static void on_ioreq(int fd, uint32_t events, void *opaque)
 {
-	xenio_dispatch(opaque);
+	struct guest *g = opaque;
+
+	xenio_dispatch(g->io);
+	if (g->connect_pending)
+		mark_connected(g);
 }
 
 static void on_xenstore(int fd, uint32_t events, void *opaque)
@@ -367,7 +391,7 @@ int guest_run(struct guest *g, int signal_fd)
 
 	g->loop = vloop_new();
 	if (!g->loop ||
-	    vloop_add_fd(g->loop, xenio_fd(g->io), EPOLLIN, on_ioreq, g->io) ||
+	    vloop_add_fd(g->loop, xenio_fd(g->io), EPOLLIN, on_ioreq, g) ||
 	    vloop_add_fd(g->loop, xs_fileno(g->xs), EPOLLIN, on_xenstore, g) ||
 	    (signal_fd >= 0 &&
 	     vloop_add_fd(g->loop, signal_fd, EPOLLIN, on_signal, g))) {

@@ -9,6 +9,7 @@
  */
 #define __XEN_TOOLS__ 1
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -115,6 +116,14 @@ int xenio_open(struct xenio **out, uint32_t domid, struct gmem *gm,
 		snprintf(err, errlen, "cannot open the Xen interfaces: %s "
 			 "(is this a Xen domain with xen-privcmd and xen-evtchn loaded?)",
 			 strerror(errno));
+		xenio_close(x);
+		return rc;
+	}
+	/* Dispatch drains pending ports until none is left: never block. */
+	rc = fcntl(xenevtchn_fd(x->xce), F_GETFL);
+	if (rc < 0 || fcntl(xenevtchn_fd(x->xce), F_SETFL, rc | O_NONBLOCK) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "event channel fd: %s", strerror(errno));
 		xenio_close(x);
 		return rc;
 	}
