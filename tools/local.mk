@@ -6,3 +6,5 @@ tools_xen_virtio_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
 tools_xen_virtio_LDADD = lib/libxenvirtio.la devices/libxvdevices.la \
 	$(XEN_LIBS) $(URING_LIBS)
 endif
+
+dist_man_MANS += doc/xen-virtio.1
