@@ -178,6 +178,12 @@ static int count_vcpus(struct xenio *x, char *err, size_t errlen)
 			 x->domid, strerror(errno));
 		return -errno;
 	}
+	/* One shared page holds the slots: more vCPUs cannot be served. */
+	if (n > XC_PAGE_SIZE / sizeof(ioreq_t)) {
+		snprintf(err, errlen, "domain %u has %u vCPUs; at most %zu are supported",
+			 x->domid, n, XC_PAGE_SIZE / sizeof(ioreq_t));
+		return -E2BIG;
+	}
 	x->nr_vcpus = n;
 	return 0;
 }
