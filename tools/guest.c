@@ -210,7 +210,7 @@ static void attach_node(struct guest *g, const struct xvxs_node *nd)
 			 nd->irq, s->irq, nd->irq);
 		s->irq = nd->irq;
 	}
-	snprintf(s->node, sizeof(s->node), "%s", nd->path);
+	snprintf(s->node, sizeof(s->node), "%.*s", (int)sizeof(s->node) - 1, nd->path);
 	connect_slot(g, s);
 }
 
