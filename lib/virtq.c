@@ -219,7 +219,8 @@ static int add_buffer(struct virtq *vq, struct virtq_elem *e,
  */
 static int walk_chain(struct virtq *vq, uint16_t head, struct virtq_elem *e)
 {
-	uint64_t table = 0;		/* gpa of the indirect table, if any */
+	uint64_t table = 0;		/* gpa of the indirect table */
+	bool in_table = false;		/* (0 is a valid gpa: no sentinel) */
 	uint32_t limit = vq->size, seen = 0, i = head;
 	struct desc d;
 
@@ -232,7 +233,7 @@ static int walk_chain(struct virtq *vq, uint16_t head, struct virtq_elem *e)
 				    head, limit);
 			return -ELOOP;
 		}
-		if (table) {
+		if (in_table) {
 			if (load_indirect(vq, table, i, &d)) {
 				virtq_break(vq, "indirect table 0x%llx is outside guest RAM",
 					    (unsigned long long)table);
@@ -246,7 +247,7 @@ static int walk_chain(struct virtq *vq, uint16_t head, struct virtq_elem *e)
 				virtq_break(vq, "indirect descriptor without VIRTIO_RING_F_INDIRECT_DESC");
 				return -EINVAL;
 			}
-			if (table) {
+			if (in_table) {
 				virtq_break(vq, "nested indirect descriptor");
 				return -EINVAL;
 			}
@@ -263,6 +264,7 @@ static int walk_chain(struct virtq *vq, uint16_t head, struct virtq_elem *e)
 				return -EFAULT;
 			}
 			table = d.addr;
+			in_table = true;
 			limit = d.len / 16;
 			seen = 0;
 			i = 0;
@@ -333,7 +335,8 @@ bool virtq_need_interrupt(struct virtq *vq)
 	uint16_t old = vq->signalled_used, new = vq->used_idx;
 	bool valid = vq->signalled_valid;
 
-	if (vq->broken || !vq->size || (valid && old == new))
+	/* Nothing pushed since the last interrupt (or since setup). */
+	if (vq->broken || !vq->size || old == new)
 		return false;
 	/* Publish used->idx before reading what the driver asked for. */
 	atomic_thread_fence(memory_order_seq_cst);
