@@ -28,9 +28,10 @@ static bool size_ok(struct vmmio *m, uint64_t off, unsigned int size,
 	else
 		ok = size == 4 && !(off & 3);
 	if (!ok)
-		vdev_guest_error(m->dev, "%s of %u bytes at offset 0x%" PRIx64
-				 " (control registers take aligned 32-bit accesses)",
-				 what, size, off);
+		vdev_guest_error(m->dev, "%s of %u bytes at offset 0x%" PRIx64 " (%s)",
+				 what, size, off, off >= VIRTIO_MMIO_CONFIG ?
+				 "config space takes aligned 1, 2, 4 or 8-byte accesses" :
+				 "control registers take aligned 32-bit accesses");
 	return ok;
 }
 
@@ -199,7 +200,7 @@ static void write_locked(struct vmmio *m, uint64_t off, uint32_t v)
 		if (v > 0xff)
 			vdev_guest_error(dev, "status 0x%x has bits above 7", v);
 		vdev_set_status(dev, v & 0xff);
-		if (!v)
+		if (!(v & 0xff))	/* a reset: selectors too */
 			vmmio_init(m, dev);
 		return;
 	case VIRTIO_MMIO_SHM_SEL:

@@ -303,6 +303,9 @@ void vdev_set_status(struct vdev *dev, uint8_t v)
 		vdev_reset(dev);
 		return;
 	}
+	/* NEEDS_RESET is the device's: a driver's write-back of it is no
+	 * request (the bit is kept below if the device had set it). */
+	v &= ~VIRTIO_CONFIG_S_NEEDS_RESET;
 	if (old & ~v) {
 		vdev_guest_error(dev, "status 0x%x clears bits of 0x%x without a reset",
 				 v, old);
