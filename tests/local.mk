@@ -1,1 +1,54 @@
-# tests/local.mk
+# tests/local.mk: unit tests of the virtio core and the devices.
+#
+# Every test program prints one "PASS name" / "FAIL name: reason" line per
+# case (tests/xtest.h); tests/run-tests.sh runs them all, adds the fuzz smoke
+# runs (tests/fuzz/local.mk) and ends with "N passed, N failed".
+#
+# A test program for another device goes into its own .mk file:
+#	XV_TESTS += tests/test_foo
+#	tests_test_foo_SOURCES = tests/test_foo.c
+#	tests_test_foo_CPPFLAGS = $(XV_TEST_CPPFLAGS)
+#	tests_test_foo_LDADD = $(XV_TEST_LDADD)
+
+check_LTLIBRARIES = tests/libxvtest.la
+tests_libxvtest_la_SOURCES = \
+	tests/xtest.c tests/xtest.h \
+	tests/vdrv.c tests/vdrv.h
+tests_libxvtest_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+
+XV_TEST_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+XV_TEST_LDADD = tests/libxvtest.la devices/libxvdevices.la \
+	lib/libxenvirtio.la $(URING_LIBS)
+
+XV_TESTS = tests/test_transport tests/test_virtq tests/test_rng
+
+tests_test_transport_SOURCES = tests/test_transport.c
+tests_test_transport_CPPFLAGS = $(XV_TEST_CPPFLAGS)
+tests_test_transport_LDADD = $(XV_TEST_LDADD)
+
+tests_test_virtq_SOURCES = tests/test_virtq.c
+tests_test_virtq_CPPFLAGS = $(XV_TEST_CPPFLAGS)
+tests_test_virtq_LDADD = $(XV_TEST_LDADD)
+
+tests_test_rng_SOURCES = tests/test_rng.c
+tests_test_rng_CPPFLAGS = $(XV_TEST_CPPFLAGS)
+tests_test_rng_LDADD = $(XV_TEST_LDADD)
+
+include tests/blk.mk
+
+check_PROGRAMS += $(XV_TESTS)
+
+EXTRA_DIST += tests/README.md tests/run-tests.sh tests/run-all.sh \
+	tests/install-deps.sh
+
+# Seconds each case may take before it counts as hung.
+XV_TEST_TIMEOUT = 120
+
+check-local: $(XV_TESTS) $(XV_FUZZ_DRIVERS) $(XV_FUZZ_LIBFUZZER)
+	@$(SHELL) $(top_srcdir)/tests/run-tests.sh \
+		--timeout $(XV_TEST_TIMEOUT) \
+		--fuzz-runs $(XV_FUZZ_RUNS) \
+		--fuzz-corpus $(top_srcdir)/tests/fuzz/corpus \
+		--fuzz-drivers "$(XV_FUZZ_DRIVERS)" \
+		--libfuzzers "$(XV_FUZZ_LIBFUZZER)" \
+		$(XV_TESTS)

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-rng through the simulated driver: random bytes arrive through a
+ * real split ring.
+ */
+#include <string.h>
+
+#include <linux/virtio_ids.h>
+
+#include "vdrv.h"
+#include "xtest.h"
+
+#define WAIT_MS 5000
+
+static void close_drv(void *d)
+{
+	vdrv_close(d);
+}
+
+static struct vdrv *open_rng(uint64_t features)
+{
+	char err[256];
+	struct vdrv *d = vdrv_open("rng", NULL, err, sizeof(err));
+
+	XT_ASSERT_MSG(d, "vdrv_open: %s", err);
+	xt_defer(close_drv, d);
+	XT_ASSERT_MSG(!vdrv_init(d, features, 1, 0), "init: %s", d->err);
+	return d;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Post one writable buffer, wait for it, check the length; bytes in out. */
+static void read_random(struct vdrv *d, uint8_t *out, uint32_t len,
+			bool indirect)
+{
+	struct vdrv_vq *vq = vdrv_vq(d, 0);
+	struct vdrv_seg seg = { .len = len, .writable = true };
+	struct vdrv_used u;
+	int head;
+
+	head = vdrv_post(vq, &seg, 1, indirect, out);
+	XT_ASSERT_MSG(head >= 0, "post: %s", d->err);
+	vdrv_kick(vq);
+	XT_ASSERT_MSG(!vdrv_wait_isr(d, VIRTIO_MMIO_INT_VRING, WAIT_MS), "%s", d->err);
+	XT_EQ(vdrv_reap(vq, &u), 1);
+	XT_EQ(u.id, head);
+	XT_ASSERT(u.token == out);
+	XT_EQ(u.len, len);
+	memcpy(out, vdrv_ptr(d, seg.gpa, len), len);
+}
+
+static void rng_probe(void)
+{
+	struct vdrv *d = open_rng(VDRV_F_DEFAULT);
+
+	XT_EQ(vdrv_read32(d, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_RNG);
+	XT_EQ(vdrv_read32(d, VIRTIO_MMIO_QUEUE_NUM_MAX), 64);
+	XT_ASSERT(vdrv_has(d, VIRTIO_RING_F_EVENT_IDX));
+	XT_ASSERT(vdrv_has(d, VIRTIO_RING_F_INDIRECT_DESC));
+	/* One queue only. */
+	vdrv_write32(d, VIRTIO_MMIO_QUEUE_SEL, 1);
+	XT_EQ(vdrv_read32(d, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+}
+
+static void rng_event_idx_reads(void)
+{
+	struct vdrv *d = open_rng(VDRV_F_DEFAULT);
+	uint8_t a[256], b[256];
+
+	XT_ASSERT(vdrv_has(d, VIRTIO_RING_F_EVENT_IDX));
+	read_random(d, a, sizeof(a), false);
+	read_random(d, b, sizeof(b), false);
+	XT_ASSERT(!all_zero(a, sizeof(a)));
+	XT_ASSERT(!all_zero(b, sizeof(b)));
+	XT_ASSERT(memcmp(a, b, sizeof(a)));
+	/* The device asked for the next kick: avail_event follows avail. */
+	XT_EQ(vdrv_avail_event(vdrv_vq(d, 0)), 2);
+}
+
+static void rng_no_event_idx(void)
+{
+	struct vdrv *d = open_rng(VDRV_F(VIRTIO_F_VERSION_1));
+	uint8_t a[64], b[64];
+
+	XT_ASSERT(!vdrv_has(d, VIRTIO_RING_F_EVENT_IDX));
+	read_random(d, a, sizeof(a), false);
+	read_random(d, b, sizeof(b), false);
+	XT_ASSERT(memcmp(a, b, sizeof(a)));
+}
+
+static void rng_indirect(void)
+{
+	struct vdrv *d = open_rng(VDRV_F_DEFAULT);
+	uint8_t a[512];
+
+	read_random(d, a, sizeof(a), true);
+	XT_ASSERT(!all_zero(a, sizeof(a)));
+}
+
+/* A chain of several writable pieces, some crossing 4 KiB chunks. */
+static void rng_scattered_chunks(void)
+{
+	struct vdrv_opts o = { .chunk_size = 4096 };
+	char err[256];
+	struct vdrv *d = vdrv_open("rng", &o, err, sizeof(err));
+	struct vdrv_seg segs[3];
+	struct vdrv_vq *vq;
+	struct vdrv_used u;
+	uint64_t buf;
+
+	XT_ASSERT_MSG(d, "%s", err);
+	xt_defer(close_drv, d);
+	XT_ASSERT_MSG(!vdrv_init(d, VDRV_F_DEFAULT, 1, 0), "%s", d->err);
+	vq = vdrv_vq(d, 0);
+	buf = vdrv_alloc(d, 3 * 8192, 4096);
+	XT_ASSERT(buf);
+	for (int i = 0; i < 3; i++)
+		segs[i] = (struct vdrv_seg){ .gpa = buf + 8192 * i + 4000,
+					     .len = 1000, .writable = true };
+	XT_ASSERT(vdrv_post(vq, segs, 3, false, NULL) >= 0);
+	vdrv_kick(vq);
+	XT_ASSERT_MSG(!vdrv_wait_used(vq, 1, WAIT_MS), "%s", d->err);
+	XT_EQ(vdrv_reap(vq, &u), 1);
+	XT_EQ(u.len, 3000);
+	for (int i = 0; i < 3; i++)
+		XT_ASSERT(!all_zero(vdrv_ptr(d, segs[i].gpa, 1000), 1000));
+	/* Bytes around the segments were left alone. */
+	XT_ASSERT(all_zero(vdrv_ptr(d, buf, 4000), 4000));
+}
+
+/* A readable segment is not filled; only writable bytes count. */
+static void rng_readable_ignored(void)
+{
+	struct vdrv *d = open_rng(VDRV_F_DEFAULT);
+	struct vdrv_vq *vq = vdrv_vq(d, 0);
+	uint8_t zeros[128] = { 0 };
+	struct vdrv_seg segs[2] = {
+		{ .data = zeros, .len = sizeof(zeros) },
+		{ .len = 32, .writable = true },
+	};
+	struct vdrv_used u;
+
+	XT_ASSERT(vdrv_post(vq, segs, 2, false, NULL) >= 0);
+	vdrv_kick(vq);
+	XT_ASSERT_MSG(!vdrv_wait_used(vq, 1, WAIT_MS), "%s", d->err);
+	XT_EQ(vdrv_reap(vq, &u), 1);
+	XT_EQ(u.len, 32);
+	XT_ASSERT(all_zero(vdrv_ptr(d, segs[0].gpa, sizeof(zeros)), sizeof(zeros)));
+}
+
+/* Fill the whole queue, several rounds, with one kick per round. */
+static void rng_full_queue_rounds(void)
+{
+	struct vdrv *d = open_rng(VDRV_F_DEFAULT);
+	struct vdrv_vq *vq = vdrv_vq(d, 0);
+
+	for (int round = 0; round < 5; round++) {
+		struct vdrv_used u;
+
+		for (int i = 0; i < vq->num; i++) {
+			struct vdrv_seg seg = { .len = 16, .writable = true };
+
+			XT_ASSERT_MSG(vdrv_post(vq, &seg, 1, i & 1, NULL) >= 0, "%s", d->err);
+		}
+		vdrv_kick(vq);
+		XT_ASSERT_MSG(!vdrv_wait_used(vq, vq->num, WAIT_MS), "%s", d->err);
+		for (int i = 0; i < vq->num; i++) {
+			XT_EQ(vdrv_reap(vq, &u), 1);
+			XT_EQ(u.len, 16);
+		}
+		XT_EQ(vdrv_reap(vq, &u), 0);
+	}
+	XT_EQ(vq->in_flight, 0);
+	XT_EQ(vdrv_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+}
+
+static const struct xt_case cases[] = {
+	XT_CASE(rng_probe),
+	XT_CASE(rng_event_idx_reads),
+	XT_CASE(rng_no_event_idx),
+	XT_CASE(rng_indirect),
+	XT_CASE(rng_scattered_chunks),
+	XT_CASE(rng_readable_ignored),
+	XT_CASE(rng_full_queue_rounds),
+};
+
+int main(int argc, char **argv)
+{
+	return xt_main(argc, argv, cases, XT_COUNT(cases));
+}
