@@ -5,6 +5,7 @@ void vdev_register_builtin(void)
 {
 	static const struct vdev_model *const builtin[] = {
 		&vdev_rng_model,
+		&vdev_blk_model,
 	};
 
 	for (unsigned int i = 0; i < sizeof(builtin) / sizeof(*builtin); i++)

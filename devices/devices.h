@@ -9,6 +9,7 @@
 #include "vdev.h"
 
 extern const struct vdev_model vdev_rng_model;
+extern const struct vdev_model vdev_blk_model;
 
 /* Register every built-in model (idempotent). */
 void vdev_register_builtin(void);
