@@ -376,13 +376,15 @@ bool virtq_has_work(struct virtq *vq)
 	return le16toh(READ_ONCE(vq->avail->idx)) != vq->last_avail;
 }
 
-size_t virtq_iov_to_buf(const struct iovec *iov, unsigned int n, size_t off,
-			void *buf, size_t len)
+/* Copy len bytes between buf and the iovecs from byte off on. */
+static size_t iov_copy(const struct iovec *iov, unsigned int n, size_t off,
+		       uint8_t *buf, size_t len, bool to_iov)
 {
 	size_t done = 0;
 
 	for (unsigned int i = 0; i < n && done < len; i++) {
 		size_t l = iov[i].iov_len;
+		uint8_t *p = iov[i].iov_base;
 
 		if (off >= l) {
 			off -= l;
@@ -391,31 +393,24 @@ size_t virtq_iov_to_buf(const struct iovec *iov, unsigned int n, size_t off,
 		l -= off;
 		if (l > len - done)
 			l = len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, l);
+		if (to_iov)
+			memcpy(p + off, buf + done, l);
+		else
+			memcpy(buf + done, p + off, l);
 		done += l;
 		off = 0;
 	}
 	return done;
 }
 
+size_t virtq_iov_to_buf(const struct iovec *iov, unsigned int n, size_t off,
+			void *buf, size_t len)
+{
+	return iov_copy(iov, n, off, buf, len, false);
+}
+
 size_t virtq_buf_to_iov(const struct iovec *iov, unsigned int n, size_t off,
 			const void *buf, size_t len)
 {
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l -= off;
-		if (l > len - done)
-			l = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, l);
-		done += l;
-		off = 0;
-	}
-	return done;
+	return iov_copy(iov, n, off, (uint8_t *)buf, len, true);
 }
