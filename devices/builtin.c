@@ -6,6 +6,7 @@ void vdev_register_builtin(void)
 	static const struct vdev_model *const builtin[] = {
 		&vdev_rng_model,
 		&vdev_blk_model,
+		&vdev_console_model,
 	};
 
 	for (unsigned int i = 0; i < sizeof(builtin) / sizeof(*builtin); i++)

@@ -10,6 +10,7 @@
 
 extern const struct vdev_model vdev_rng_model;
 extern const struct vdev_model vdev_blk_model;
+extern const struct vdev_model vdev_console_model;
 
 /* Register every built-in model (idempotent). */
 void vdev_register_builtin(void);

@@ -35,6 +35,7 @@ tests_test_rng_CPPFLAGS = $(XV_TEST_CPPFLAGS)
 tests_test_rng_LDADD = $(XV_TEST_LDADD)
 
 include tests/blk.mk
+include tests/console.mk
 
 check_PROGRAMS += $(XV_TESTS)
 

@@ -1,0 +1,743 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-console through the simulated driver, with the test as the host
+ * side: a unix socket client, the slave side of the device's pty, or the
+ * log file. Every byte is checked in order, in both directions, also when
+ * the host side is slow or the guest has no receive buffer.
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <linux/virtio_console.h>
+#include <linux/virtio_ids.h>
+
+#include "console.h"
+#include "vdrv.h"
+#include "xtest.h"
+
+#define WAIT_MS		5000
+#define RXQ		0
+#define TXQ		1
+#define F_CON		(VDRV_F_DEFAULT | VDRV_F(VIRTIO_CONSOLE_F_SIZE))
+#define F_MULTI		(F_CON | VDRV_F(VIRTIO_CONSOLE_F_MULTIPORT))
+#define CFG(field)	offsetof(struct virtio_console_config, field)
+
+/* ---- host side ------------------------------------------------------------ */
+
+struct tmp {
+	char dir[200];
+	char path[260];		/* socket or file in dir */
+};
+
+static void tmp_remove(void *arg)
+{
+	struct tmp *t = arg;
+
+	unlink(t->path);
+	rmdir(t->dir);
+	free(t);
+}
+
+static struct tmp *tmp_new(const char *file)
+{
+	const char *base = getenv("TMPDIR");
+	struct tmp *t = calloc(1, sizeof(*t));
+
+	XT_ASSERT(t);
+	snprintf(t->dir, sizeof(t->dir), "%s/xv-con-XXXXXX",
+		 base && *base && strlen(base) < 60 ? base : "/tmp");
+	XT_ASSERT_MSG(mkdtemp(t->dir), "mkdtemp: %m");
+	snprintf(t->path, sizeof(t->path), "%s/%s", t->dir, file);
+	xt_defer(tmp_remove, t);
+	return t;
+}
+
+static void close_fd(void *arg)
+{
+	close((int)(intptr_t)arg);
+}
+
+static int client_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	XT_ASSERT(fd >= 0);
+	xt_defer(close_fd, (void *)(intptr_t)fd);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	XT_ASSERT_MSG(!connect(fd, (struct sockaddr *)&sa, sizeof(sa)),
+		      "connect %s: %m", path);
+	return fd;
+}
+
+/* Read exactly len bytes from fd within WAIT_MS. */
+static void read_all(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		XT_ASSERT_MSG(poll(&pfd, 1, WAIT_MS) == 1, "only %zu of %zu bytes",
+			      got, len);
+		n = read(fd, (char *)buf + got, len - got);
+		XT_ASSERT_MSG(n > 0, "read: %zd after %zu bytes: %m", n, got);
+		got += n;
+	}
+}
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+	XT_EQ(write(fd, buf, len), len);
+}
+
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)(i * 7 + (i >> 8) * 13 + 1);
+}
+
+/* ---- device --------------------------------------------------------------- */
+
+static void close_drv(void *d)
+{
+	vdrv_close(d);
+}
+
+static struct vdrv *con_open(const char *opts)
+{
+	char spec[512], err[256];
+	struct vdrv *d;
+
+	snprintf(spec, sizeof(spec), "console%s%s", *opts ? "," : "", opts);
+	d = vdrv_open(spec, NULL, err, sizeof(err));
+	XT_ASSERT_MSG(d, "vdrv_open(%s): %s", spec, err);
+	xt_defer(close_drv, d);
+	return d;
+}
+
+static struct con_port *port0(struct vdrv *d)
+{
+	return &((struct con *)d->dev->priv)->ports[0];
+}
+
+/* Wait until the device has accepted the client (or dropped it). */
+static void wait_client(struct vdrv *d, bool connected)
+{
+	for (int i = 0; i < WAIT_MS; i++) {
+		bool has;
+
+		vdev_lock(d->dev);
+		has = port0(d)->fd >= 0;
+		vdev_unlock(d->dev);
+		if (has == connected)
+			return;
+		vdrv_msleep(1);
+	}
+	XT_FAIL("client %s", connected ? "not accepted" : "still connected");
+}
+
+static uint32_t watching(struct vdrv *d)
+{
+	uint32_t w;
+
+	vdev_lock(d->dev);
+	w = port0(d)->watching;
+	vdev_unlock(d->dev);
+	return w;
+}
+
+/* A socket console, set up, with a connected client in *cfd. */
+static struct vdrv *socket_up(uint64_t features, unsigned int nq, int *cfd)
+{
+	struct tmp *t = tmp_new("sock");
+	char opts[300];
+	struct vdrv *d;
+
+	snprintf(opts, sizeof(opts), "socket=%s", t->path);
+	d = con_open(opts);
+	XT_ASSERT_MSG(!vdrv_init(d, features, nq, 0), "init: %s", d->err);
+	*cfd = client_connect(t->path);
+	wait_client(d, true);
+	return d;
+}
+
+/* Guest buffers with their own guest RAM, so reaping does not free them. */
+struct gbuf {
+	uint64_t gpa;
+	uint32_t len;
+};
+
+static struct gbuf gbufs[512];
+static unsigned int n_gbufs;
+
+static struct gbuf *gbuf_new(struct vdrv *d, const void *data, uint32_t len)
+{
+	struct gbuf *b = &gbufs[n_gbufs++ % 512];
+
+	b->gpa = vdrv_alloc(d, len, 8);
+	b->len = len;
+	XT_ASSERT(b->gpa);
+	if (data)
+		memcpy(vdrv_ptr(d, b->gpa, len), data, len);
+	else
+		memset(vdrv_ptr(d, b->gpa, len), 0xee, len);
+	return b;
+}
+
+static void post(struct vdrv *d, unsigned int q, const void *data,
+		 uint32_t len, bool writable)
+{
+	struct gbuf *b = gbuf_new(d, data, len);
+	struct vdrv_seg s = { .gpa = b->gpa, .len = len, .writable = writable };
+
+	XT_ASSERT_MSG(vdrv_post(vdrv_vq(d, q), &s, 1, false, b) >= 0, "%s", d->err);
+	vdrv_kick(vdrv_vq(d, q));
+}
+
+/* Wait for the next used entry of q; its buffer and used length. */
+static struct gbuf *reap(struct vdrv *d, unsigned int q, uint32_t *len)
+{
+	struct vdrv_vq *vq = vdrv_vq(d, q);
+	struct vdrv_used u;
+
+	XT_ASSERT_MSG(!vdrv_wait_used(vq, 1, WAIT_MS), "queue %u: nothing used", q);
+	XT_EQ(vdrv_reap(vq, &u), 1);
+	*len = u.len;
+	return u.token;
+}
+
+static void send_tx(struct vdrv *d, const void *data, uint32_t len)
+{
+	uint32_t used;
+
+	post(d, TXQ, data, len, false);
+	reap(d, TXQ, &used);
+	XT_EQ(used, 0);
+}
+
+/* Receive exactly len bytes through rx buffers of size bufsz. */
+static void recv_rx(struct vdrv *d, uint8_t *out, size_t len, uint32_t bufsz)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		uint32_t n;
+		struct gbuf *b;
+
+		post(d, RXQ, NULL, bufsz, true);
+		b = reap(d, RXQ, &n);
+		XT_ASSERT(n > 0 && n <= bufsz && got + n <= len);
+		memcpy(out + got, vdrv_ptr(d, b->gpa, n), n);
+		got += n;
+	}
+}
+
+static void not_failed(struct vdrv *d)
+{
+	XT_EQ(vdrv_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+}
+
+/* ---- cases ---------------------------------------------------------------- */
+
+static void con_probe(void)
+{
+	struct tmp *t = tmp_new("out.log");
+	char opts[300];
+	struct vdrv *d;
+	uint64_t f;
+
+	snprintf(opts, sizeof(opts), "log=%s", t->path);
+	d = con_open(opts);
+	XT_EQ(vdrv_probe(d), VIRTIO_ID_CONSOLE);
+	f = vdrv_read_device_features(d);
+	XT_ASSERT(f & VDRV_F(VIRTIO_CONSOLE_F_SIZE));
+	XT_ASSERT(f & VDRV_F(VIRTIO_CONSOLE_F_MULTIPORT));
+	XT_ASSERT(!(f & VDRV_F(VIRTIO_CONSOLE_F_EMERG_WRITE)));
+	XT_ASSERT_MSG(!vdrv_init(d, F_CON, 2, 0), "init: %s", d->err);
+	XT_EQ(vdrv_config_get(d, CFG(cols), 2), 80);
+	XT_EQ(vdrv_config_get(d, CFG(rows), 2), 25);
+	XT_EQ(vdrv_config_get(d, CFG(max_nr_ports), 4), 1);
+	for (unsigned int q = 0; q < 4; q++) {
+		vdrv_write32(d, VIRTIO_MMIO_QUEUE_SEL, q);
+		XT_EQ(vdrv_read32(d, VIRTIO_MMIO_QUEUE_NUM_MAX), 128);
+	}
+	vdrv_write32(d, VIRTIO_MMIO_QUEUE_SEL, 4);
+	XT_EQ(vdrv_read32(d, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+}
+
+static void con_bad_options(void)
+{
+	static const char *const bad[] = {
+		"console,socket=/tmp/x,log=/tmp/y",
+		"console,socket=/tmp/x,path=/tmp/y",
+		"console,name=a/b",
+		"console,log=",
+		"console,colour=red",
+	};
+	char err[256];
+
+	for (unsigned int i = 0; i < XT_COUNT(bad); i++) {
+		struct vdrv *d = vdrv_open(bad[i], NULL, err, sizeof(err));
+
+		XT_ASSERT_MSG(!d, "%s accepted", bad[i]);
+	}
+}
+
+static void con_pty(void)
+{
+	struct tmp *t = tmp_new("pty-path");
+	char opts[300], pts[128] = "", in[64];
+	FILE *f;
+	struct vdrv *d;
+	int sfd;
+
+	snprintf(opts, sizeof(opts), "path=%s", t->path);
+	d = con_open(opts);
+	f = fopen(t->path, "r");
+	XT_ASSERT(f && fgets(pts, sizeof(pts), f));
+	fclose(f);
+	pts[strcspn(pts, "\n")] = '\0';
+	XT_ASSERT_MSG(!strncmp(pts, "/dev/pts/", 9), "path file says '%s'", pts);
+	sfd = open(pts, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	XT_ASSERT_MSG(sfd >= 0, "%s: %m", pts);
+	xt_defer(close_fd, (void *)(intptr_t)sfd);
+	XT_ASSERT_MSG(!vdrv_init(d, F_CON, 2, 0), "init: %s", d->err);
+	XT_EQ(vdrv_config_get(d, CFG(cols), 2), 80);
+	XT_EQ(vdrv_config_get(d, CFG(rows), 2), 25);
+	/* Raw mode: "\n" is not turned into "\r\n", nothing is echoed. */
+	send_tx(d, "hello pty\n", 10);
+	read_all(sfd, in, 10);
+	XT_ASSERT(!memcmp(in, "hello pty\n", 10));
+	write_all(sfd, "typed\r", 6);
+	recv_rx(d, (uint8_t *)in, 6, 64);
+	XT_ASSERT(!memcmp(in, "typed\r", 6));
+	not_failed(d);
+}
+
+static void con_socket_tx(void)
+{
+	int cfd;
+	struct vdrv *d = socket_up(F_CON, 2, &cfd);
+	struct vdrv_vq *vq = vdrv_vq(d, TXQ);
+	uint8_t data[3000], in[3000];
+	struct vdrv_seg s[3];
+	struct vdrv_used u;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = pattern(i);
+	/* One chain of three pieces, through an indirect table. */
+	for (int i = 0; i < 3; i++)
+		s[i] = (struct vdrv_seg){ .data = data + 1000 * i, .len = 1000 };
+	XT_ASSERT(vdrv_post(vq, s, 3, true, NULL) >= 0);
+	vdrv_kick(vq);
+	read_all(cfd, in, sizeof(in));
+	XT_ASSERT(!memcmp(in, data, sizeof(data)));
+	XT_ASSERT(!vdrv_wait_used(vq, 1, WAIT_MS));
+	XT_EQ(vdrv_reap(vq, &u), 1);
+	XT_EQ(u.len, 0);
+	send_tx(d, "more", 4);
+	read_all(cfd, in, 4);
+	XT_ASSERT(!memcmp(in, "more", 4));
+}
+
+static void con_socket_rx(void)
+{
+	int cfd;
+	struct vdrv *d = socket_up(F_CON, 2, &cfd);
+	uint8_t data[1000], in[1000];
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = pattern(i);
+	write_all(cfd, data, sizeof(data));
+	recv_rx(d, in, sizeof(in), 300);
+	XT_ASSERT(!memcmp(in, data, sizeof(data)));
+	not_failed(d);
+}
+
+/* Host input with no receive buffer stays in the kernel until one comes. */
+static void con_rx_waits_for_buffer(void)
+{
+	int cfd;
+	struct vdrv *d = socket_up(F_CON, 2, &cfd);
+	uint8_t in[5];
+
+	write_all(cfd, "early", 5);
+	vdrv_msleep(100);
+	XT_EQ(vdrv_used_pending(vdrv_vq(d, RXQ)), 0);
+	XT_EQ(watching(d) & EPOLLIN, 0);
+	recv_rx(d, in, 5, 64);
+	XT_ASSERT(!memcmp(in, "early", 5));
+	/* The guest has no buffer again: not watched again. */
+	vdrv_msleep(50);
+	XT_EQ(watching(d) & EPOLLIN, 0);
+	write_all(cfd, "late", 4);
+	recv_rx(d, in, 4, 2);
+	XT_ASSERT(!memcmp(in, "late", 4));
+}
+
+#define SLOW_CHAINS	64
+#define SLOW_CHAIN	(16u << 10)
+
+/* A client that does not read: the device holds back, loses nothing. */
+static void con_slow_host(void)
+{
+	int cfd, small = 4096;
+	struct vdrv *d = socket_up(F_CON, 2, &cfd);
+	struct vdrv_vq *vq = vdrv_vq(d, TXQ);
+	size_t total = SLOW_CHAINS * SLOW_CHAIN;
+	uint8_t *data = malloc(total), *in = malloc(total);
+	struct vdrv_used u;
+
+	XT_ASSERT(data && in);
+	xt_defer(free, data);
+	xt_defer(free, in);
+	setsockopt(cfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	for (size_t i = 0; i < total; i++)
+		data[i] = pattern(i);
+	for (unsigned int i = 0; i < SLOW_CHAINS; i++) {
+		struct vdrv_seg s = { .data = data + i * SLOW_CHAIN, .len = SLOW_CHAIN };
+
+		XT_ASSERT_MSG(vdrv_post(vq, &s, 1, false, NULL) >= 0, "%s", d->err);
+	}
+	vdrv_kick(vq);
+	vdrv_msleep(200);
+	/* Stuck on a full socket, waiting for it to drain. */
+	XT_ASSERT(vdrv_used_pending(vq) < SLOW_CHAINS);
+	XT_ASSERT(watching(d) & EPOLLOUT);
+	read_all(cfd, in, total);
+	for (size_t i = 0; i < total; i++)
+		XT_ASSERT_MSG(in[i] == data[i], "byte %zu differs", i);
+	XT_ASSERT(!vdrv_wait_used(vq, SLOW_CHAINS, WAIT_MS));
+	for (unsigned int i = 0; i < SLOW_CHAINS; i++) {
+		XT_EQ(vdrv_reap(vq, &u), 1);
+		XT_EQ(u.len, 0);
+	}
+	vdrv_msleep(20);
+	XT_EQ(watching(d) & EPOLLOUT, 0);
+}
+
+/* The client stops sending while output waits for it: nothing hangs. */
+static void con_client_leaves_while_blocked(void)
+{
+	int cfd, small = 4096;
+	struct vdrv *d = socket_up(F_CON, 2, &cfd);
+	size_t len = 1 << 20;
+	uint8_t *big = calloc(1, len);
+	uint32_t used;
+
+	XT_ASSERT(big);
+	xt_defer(free, big);
+	setsockopt(cfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	post(d, TXQ, big, len, false);
+	vdrv_msleep(100);
+	XT_ASSERT(watching(d) & EPOLLOUT);
+	post(d, RXQ, NULL, 16, true);
+	shutdown(cfd, SHUT_WR);
+	wait_client(d, false);
+	reap(d, TXQ, &used);
+	XT_EQ(used, 0);
+	XT_EQ(vdrv_used_pending(vdrv_vq(d, RXQ)), 0);
+	not_failed(d);
+}
+
+/* With no client, guest output is dropped rather than holding the guest. */
+static void con_socket_no_client(void)
+{
+	struct tmp *t = tmp_new("sock");
+	char opts[300], in[8];
+	struct vdrv *d;
+	int cfd;
+
+	snprintf(opts, sizeof(opts), "socket=%s", t->path);
+	d = con_open(opts);
+	XT_ASSERT_MSG(!vdrv_init(d, F_CON, 2, 0), "init: %s", d->err);
+	for (int i = 0; i < 200; i++)
+		send_tx(d, "dropped!", 8);
+	cfd = client_connect(t->path);
+	wait_client(d, true);
+	send_tx(d, "kept", 4);
+	read_all(cfd, in, 4);
+	XT_ASSERT(!memcmp(in, "kept", 4));
+	/* A second client is refused while the first is served. */
+	{
+		int c2 = client_connect(t->path);
+		struct pollfd pfd = { .fd = c2, .events = POLLIN };
+
+		XT_EQ(poll(&pfd, 1, WAIT_MS), 1);
+		XT_EQ(read(c2, in, 1), 0);
+	}
+	/* The first leaves; the next one is served. */
+	shutdown(cfd, SHUT_RDWR);
+	wait_client(d, false);
+	cfd = client_connect(t->path);
+	wait_client(d, true);
+	send_tx(d, "again", 5);
+	read_all(cfd, in, 5);
+	XT_ASSERT(!memcmp(in, "again", 5));
+}
+
+static void con_log(void)
+{
+	struct tmp *t = tmp_new("guest.log");
+	char opts[300], buf[64];
+	struct vdrv *d;
+	int fd;
+
+	fd = open(t->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	XT_ASSERT(fd >= 0);
+	write_all(fd, "old\n", 4);
+	close(fd);
+	snprintf(opts, sizeof(opts), "log=%s", t->path);
+	d = con_open(opts);
+	XT_ASSERT_MSG(!vdrv_init(d, F_CON, 2, 0), "init: %s", d->err);
+	post(d, RXQ, NULL, 64, true);
+	send_tx(d, "line one\n", 9);
+	send_tx(d, "line two\n", 9);
+	fd = open(t->path, O_RDONLY);
+	XT_ASSERT(fd >= 0);
+	XT_EQ(read(fd, buf, sizeof(buf)), 22);
+	close(fd);
+	XT_ASSERT(!memcmp(buf, "old\nline one\nline two\n", 22));
+	vdrv_msleep(50);
+	XT_EQ(vdrv_used_pending(vdrv_vq(d, RXQ)), 0);
+}
+
+/* Chains the wrong way round are given back empty; the port goes on. */
+static void con_wrong_direction(void)
+{
+	int cfd;
+	struct vdrv *d = socket_up(F_CON, 2, &cfd);
+	struct vdrv_seg tx[2] = {
+		{ .data = "abc", .len = 3 },
+		{ .len = 16, .writable = true },
+	};
+	struct vdrv_seg rx = { .data = "xyz", .len = 3 };
+	struct vdrv_used u;
+	char in[4];
+
+	XT_ASSERT(vdrv_post(vdrv_vq(d, TXQ), tx, 2, false, NULL) >= 0);
+	vdrv_kick(vdrv_vq(d, TXQ));
+	XT_ASSERT(!vdrv_wait_used(vdrv_vq(d, TXQ), 1, WAIT_MS));
+	XT_EQ(vdrv_reap(vdrv_vq(d, TXQ), &u), 1);
+	XT_EQ(u.len, 0);
+	XT_ASSERT(vdrv_post(vdrv_vq(d, RXQ), &rx, 1, false, NULL) >= 0);
+	vdrv_kick(vdrv_vq(d, RXQ));
+	XT_ASSERT(!vdrv_wait_used(vdrv_vq(d, RXQ), 1, WAIT_MS));
+	XT_EQ(vdrv_reap(vdrv_vq(d, RXQ), &u), 1);
+	XT_EQ(u.len, 0);
+	XT_ASSERT(xt_stderr_has("guest error"));
+	not_failed(d);
+	/* Nothing of either reached the host side. */
+	send_tx(d, "ok", 2);
+	read_all(cfd, in, 2);
+	XT_ASSERT(!memcmp(in, "ok", 2));
+	write_all(cfd, "in", 2);
+	recv_rx(d, (uint8_t *)in, 2, 8);
+	XT_ASSERT(!memcmp(in, "in", 2));
+}
+
+/*
+ * Reset with a transmit chain half written and host input waiting: the
+ * chain is forgotten (the driver reclaims it), the input is not.
+ */
+static void con_reset_pending(void)
+{
+	int cfd, small = 4096;
+	struct vdrv *d = socket_up(F_CON, 2, &cfd);
+	size_t len = 1 << 20, got = 0;
+	uint8_t *big = calloc(1, len), tail[6];
+	uint32_t used;
+	char in[5];
+
+	XT_ASSERT(big);
+	xt_defer(free, big);
+	setsockopt(cfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	post(d, TXQ, big, len, false);
+	write_all(cfd, "input", 5);
+	vdrv_msleep(100);
+	XT_ASSERT(watching(d) & EPOLLOUT);
+	XT_ASSERT_MSG(!vdrv_init(d, F_CON, 2, 0), "re-init: %s", d->err);
+	/* The socket is still full: this one waits for the drain below. */
+	post(d, TXQ, "\xff" "after", 6, false);
+	/* Drain: a prefix of the zeros, then the new bytes. */
+	for (;;) {
+		uint8_t c;
+
+		read_all(cfd, &c, 1);
+		if (c == 0xff)
+			break;
+		XT_EQ(c, 0);
+		got++;
+	}
+	XT_ASSERT(got < len);
+	read_all(cfd, tail, 5);
+	XT_ASSERT(!memcmp(tail, "after", 5));
+	reap(d, TXQ, &used);
+	XT_EQ(used, 0);
+	recv_rx(d, (uint8_t *)in, 5, 16);
+	XT_ASSERT(!memcmp(in, "input", 5));
+	not_failed(d);
+}
+
+/* ---- MULTIPORT ------------------------------------------------------------ */
+
+#define CRXQ 2
+#define CTXQ 3
+
+static void ctrl_send(struct vdrv *d, uint32_t id, uint16_t event,
+		      uint16_t value)
+{
+	struct virtio_console_control m = {
+		.id = htole32(id), .event = htole16(event), .value = htole16(value),
+	};
+	uint32_t used;
+
+	post(d, CTXQ, &m, sizeof(m), false);
+	reap(d, CTXQ, &used);
+	XT_EQ(used, 0);
+}
+
+/* The next control message; name (if any) into name. */
+static void ctrl_expect(struct vdrv *d, uint32_t id, uint16_t event,
+			uint16_t value, const char *name)
+{
+	struct virtio_console_control m;
+	uint32_t len;
+	struct gbuf *b = reap(d, CRXQ, &len);
+	uint8_t *p = vdrv_ptr(d, b->gpa, b->len);
+	size_t nlen = name ? strlen(name) : 0;
+
+	XT_EQ(len, sizeof(m) + nlen);
+	memcpy(&m, p, sizeof(m));
+	XT_EQ(le32toh(m.id), id);
+	XT_EQ(le16toh(m.event), event);
+	XT_EQ(le16toh(m.value), value);
+	if (nlen)
+		XT_ASSERT(!memcmp(p + sizeof(m), name, nlen));
+}
+
+static struct vdrv *multi_up(int *cfd)
+{
+	struct tmp *t = tmp_new("sock");
+	char opts[300];
+	struct vdrv *d;
+
+	snprintf(opts, sizeof(opts), "socket=%s,name=org.test.console", t->path);
+	d = con_open(opts);
+	XT_ASSERT_MSG(!vdrv_init(d, F_MULTI, 4, 0), "init: %s", d->err);
+	*cfd = client_connect(t->path);
+	wait_client(d, true);
+	for (int i = 0; i < 8; i++)
+		post(d, CRXQ, NULL, 128, true);
+	return d;
+}
+
+static void con_multiport(void)
+{
+	int cfd;
+	struct vdrv *d = multi_up(&cfd);
+	char in[8];
+
+	ctrl_send(d, 0, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_PORT_ADD, 0, NULL);
+	ctrl_send(d, 0, VIRTIO_CONSOLE_PORT_READY, 1);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_PORT_NAME, 1, "org.test.console");
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	/* Input waits while the guest has the port closed. */
+	write_all(cfd, "hi", 2);
+	post(d, RXQ, NULL, 16, true);
+	vdrv_msleep(100);
+	XT_EQ(vdrv_used_pending(vdrv_vq(d, RXQ)), 0);
+	ctrl_send(d, 0, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	{
+		uint32_t n;
+		struct gbuf *b = reap(d, RXQ, &n);
+
+		XT_EQ(n, 2);
+		XT_ASSERT(!memcmp(vdrv_ptr(d, b->gpa, 2), "hi", 2));
+	}
+	send_tx(d, "out", 3);
+	read_all(cfd, in, 3);
+	XT_ASSERT(!memcmp(in, "out", 3));
+	/* The client leaves: the guest is told. */
+	shutdown(cfd, SHUT_RDWR);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_PORT_OPEN, 0, NULL);
+	not_failed(d);
+}
+
+static void con_ctrl_hostile(void)
+{
+	int cfd;
+	struct vdrv *d = multi_up(&cfd);
+	uint8_t shorty[4] = { 0 };
+	uint32_t used;
+
+	post(d, CTXQ, shorty, sizeof(shorty), false);
+	reap(d, CTXQ, &used);
+	XT_EQ(used, 0);
+	ctrl_send(d, 7, VIRTIO_CONSOLE_PORT_READY, 1);
+	ctrl_send(d, 0xffffffff, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	ctrl_send(d, 0, VIRTIO_CONSOLE_RESIZE, 0);
+	ctrl_send(d, 0, 999, 0);
+	XT_ASSERT(xt_stderr_has("guest error"));
+	XT_EQ(vdrv_used_pending(vdrv_vq(d, CRXQ)), 0);
+	not_failed(d);
+	/* Still works. */
+	ctrl_send(d, 0, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_PORT_ADD, 0, NULL);
+}
+
+/* Control messages wait for control buffers; none is lost. */
+static void con_ctrl_late_buffers(void)
+{
+	struct tmp *t = tmp_new("sock");
+	char opts[300];
+	struct vdrv *d;
+
+	snprintf(opts, sizeof(opts), "socket=%s", t->path);
+	d = con_open(opts);
+	XT_ASSERT_MSG(!vdrv_init(d, F_MULTI, 4, 0), "init: %s", d->err);
+	ctrl_send(d, 0, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	ctrl_send(d, 0, VIRTIO_CONSOLE_PORT_READY, 1);
+	vdrv_msleep(50);
+	post(d, CRXQ, NULL, 8, true);
+	post(d, CRXQ, NULL, 8, true);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_PORT_ADD, 0, NULL);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL);
+	not_failed(d);
+}
+
+static const struct xt_case cases[] = {
+	XT_CASE(con_probe),
+	XT_CASE(con_bad_options),
+	XT_CASE(con_pty),
+	XT_CASE(con_socket_tx),
+	XT_CASE(con_socket_rx),
+	XT_CASE(con_rx_waits_for_buffer),
+	XT_CASE(con_slow_host),
+	XT_CASE(con_socket_no_client),
+	XT_CASE(con_client_leaves_while_blocked),
+	XT_CASE(con_log),
+	XT_CASE(con_wrong_direction),
+	XT_CASE(con_reset_pending),
+	XT_CASE(con_multiport),
+	XT_CASE(con_ctrl_hostile),
+	XT_CASE(con_ctrl_late_buffers),
+};
+
+int main(int argc, char **argv)
+{
+	return xt_main(argc, argv, cases, XT_COUNT(cases));
+}
