@@ -7,8 +7,8 @@
  *
  * queues: virtqueues (VIRTIO_BLK_F_MQ), all served by the device's worker;
  * queue-size: entries per queue (power of two, default 256); poll-us: the
- * most the worker busy-polls for more work before it sleeps (default 32,
- * adaptive, 0 = never; see "polling" below).
+ * most the worker busy-polls for more work before it sleeps (adaptive; 0,
+ * the default, never polls; see "polling" below).
  *
  * cache=writeback (default) uses Dom0's page cache; cache=none opens the
  * image with O_DIRECT (see blk_io.c for guest memory direct I/O cannot
@@ -53,7 +53,7 @@
 #define BLK_SEG_MAX		254
 #define BLK_MAX_ZERO_SECTORS	(1u << 22)	/* 2 GiB per range */
 #define BLK_PHYS_MAX		65536u
-#define BLK_POLL_US		32		/* as QEMU's poll-max-ns */
+#define BLK_POLL_US		0		/* off: Dom0 CPUs are often few */
 #define BLK_BOUNCE_KEEP		(64u << 10)
 #define BLK_POLL_START_NS	4000
 
@@ -524,7 +524,9 @@ static void send_interrupts(struct blk *b)
  * while work comes back within poll-us and shrinks to nothing when the device
  * is idle, so an idle device burns no CPU. While polling the worker holds
  * dev->lock, so a register access that needs it may wait up to poll-us;
- * QueueNotify and InterruptStatus do not. poll-us=0 turns it off.
+ * QueueNotify and InterruptStatus do not. It is off unless asked for
+ * (poll-us=32 is QEMU's default): the spinning CPU is one Dom0 may not have
+ * to spare, and buffered I/O runs on kernel threads that need it too.
  */
 static uint64_t mono_ns(void)
 {
@@ -613,7 +615,8 @@ static void blk_run(struct blk *b)
 {
 	bool poll;
 
-	adapt_poll(b, mono_ns());
+	if (b->poll_max_ns)
+		adapt_poll(b, mono_ns());
 	poll = b->poll_ns > 0;
 	do {
 		do {
@@ -625,7 +628,8 @@ static void blk_run(struct blk *b)
 		send_interrupts(b);
 		/* Poll only while I/O is in flight: then the CPU is ours anyway. */
 	} while (poll && ((b->sqes_inflight && poll_work(b)) || arm_queues(b)));
-	b->idle_since = mono_ns();
+	if (b->poll_max_ns)
+		b->idle_since = mono_ns();
 }
 
 /*

@@ -126,7 +126,7 @@ static int ring_fd(const struct blk *b)
 	return b->fixed_file ? 0 : b->fd;
 }
 
-/* After the prep helper (which clears the flags): whose, and which file. */
+/* After io_uring_prep_*() (which clears the flags): whose, which file. */
 static void sqe_owner(struct io_uring_sqe *sqe, struct blk_req *r)
 {
 	if (r->bq->b->fixed_file)

@@ -577,21 +577,21 @@ static void queue_depth(const char *opts, uint64_t features)
 static void blk_queue_depth(void)
 {
 	queue_depth(NULL, BLK_FEATURES);
+	queue_depth(NULL, BLK_FEATURES & ~VDRV_F(VIRTIO_RING_F_EVENT_IDX));
 }
 
-/* The same without the worker's polling, and without EVENT_IDX. */
-static void blk_queue_depth_no_poll(void)
+/* The same with the worker polling (kicks stay off while it polls). */
+static void blk_queue_depth_polling(void)
 {
-	queue_depth("poll-us=0", BLK_FEATURES);
-	queue_depth("poll-us=0", BLK_FEATURES & ~VDRV_F(VIRTIO_RING_F_EVENT_IDX));
-	queue_depth(NULL, BLK_FEATURES & ~VDRV_F(VIRTIO_RING_F_EVENT_IDX));
+	queue_depth("poll-us=50", BLK_FEATURES);
+	queue_depth("poll-us=50", BLK_FEATURES & ~VDRV_F(VIRTIO_RING_F_EVENT_IDX));
 }
 
 static void blk_multiqueue(void)
 {
 	struct img *im = img_new(IMG_SIZE);
 	enum { NQ = 4, N = 32, LEN = 4096 };
-	struct vdrv *d = blk_up(im, "queues=4", BLK_FEATURES, NQ);
+	struct vdrv *d = blk_up(im, "queues=4,poll-us=20", BLK_FEATURES, NQ);
 	static uint8_t w[NQ][N][LEN];
 	static struct rq rs[NQ][N];
 	uint8_t *file;
@@ -1358,7 +1358,7 @@ int main(int argc, char **argv)
 		XT_CASE(blk_large_chunked),
 		XT_CASE(blk_zero_length),
 		XT_CASE(blk_queue_depth),
-		XT_CASE(blk_queue_depth_no_poll),
+		XT_CASE(blk_queue_depth_polling),
 		XT_CASE(blk_multiqueue),
 		XT_CASE(blk_interrupts),
 		XT_CASE(blk_no_flush_feature),
