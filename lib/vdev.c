@@ -490,6 +490,12 @@ struct vdev *vdev_new(struct vopts *o, const char *name, char *err,
 	pthread_mutex_init(&dev->lock, NULL);
 	for (unsigned int q = 0; q < VDEV_MAX_QUEUES; q++)
 		dev->queues[q].kick_fd = -1;
+	/* The loop exists before create, so a model may watch fds from it. */
+	dev->loop = vloop_new();
+	if (!dev->loop) {
+		snprintf(err, errlen, "%s: cannot set up the worker loop", dev->name);
+		goto fail_model;
+	}
 	if (m->create(dev, o, err, errlen))
 		goto fail_model;
 	dev->host_features |= 1ull << VIRTIO_F_VERSION_1 |
@@ -498,8 +504,7 @@ struct vdev *vdev_new(struct vopts *o, const char *name, char *err,
 	if (check_model_setup(dev, err, errlen) ||
 	    vopts_check_used(o, err, errlen))
 		goto fail;
-	dev->loop = vloop_new();
-	if (!dev->loop || setup_kicks(dev)) {
+	if (setup_kicks(dev)) {
 		snprintf(err, errlen, "%s: cannot set up the worker loop", dev->name);
 		goto fail;
 	}
