@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xenctrl.h>
@@ -252,12 +253,24 @@ static bool domain_alive(struct guest *g)
 	return info.domain == g->domid && !(info.flags & XEN_DOMINF_dying);
 }
 
+/*
+ * Binding an event channel leaves it pending, so an event alone does not
+ * mean the guest runs; a served request does (a paused guest issues none).
+ */
+static bool guest_has_run(struct guest *g)
+{
+	struct xenio_stats st;
+
+	xenio_get_stats(g->io, &st);
+	return st.reads || st.writes || st.invalidates || st.errors;
+}
+
 static void on_ioreq(int fd, uint32_t events, void *opaque)
 {
 	struct guest *g = opaque;
 
 	xenio_dispatch(g->io);
-	if (g->connect_pending)
+	if (g->connect_pending && guest_has_run(g))
 		mark_connected(g);
 }
 
@@ -306,9 +319,7 @@ static int watch_backends(struct guest *g)
 
 static int open_xen(struct guest *g)
 {
-	struct xgmem_bank banks[XGMEM_MAX_BANKS];
 	xc_domaininfo_t info;
-	unsigned int n;
 	char err[256];
 
 	g->xch = xc_interface_open(NULL, NULL, 0);
@@ -321,8 +332,7 @@ static int open_xen(struct guest *g)
 		log_err("domain %u does not exist", g->domid);
 		return -1;
 	}
-	n = xgmem_guest_banks((uint64_t)info.max_pages << XC_PAGE_SHIFT, banks);
-	g->gm = xgmem_new(g->domid, banks, n);
+	g->gm = xgmem_new(g->domid);
 	g->xirq = xirq_open(g->domid);
 	if (!g->gm || !g->xirq) {
 		log_err("domain %u: cannot open foreign memory or device model: %m",
@@ -351,6 +361,30 @@ static int setup_xenstore(struct guest *g)
 	return 0;
 }
 
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * libxl names the domain before it writes the backend nodes: with nothing
+ * from the command line, give it up to `wait` seconds to declare a device.
+ * Nodes that come later are picked up by the xenstore watch.
+ */
+static void wait_for_nodes(struct guest *g, double wait)
+{
+	double end = now() + wait;
+
+	scan_nodes(g);
+	while (!g->n_slots && now() < end && domain_alive(g)) {
+		usleep(50000);
+		scan_nodes(g);
+	}
+}
+
 struct guest *guest_new(const struct guest_config *c)
 {
 	struct guest *g = calloc(1, sizeof(*g));
@@ -366,7 +400,7 @@ struct guest *guest_new(const struct guest_config *c)
 		if (!add_slot(g, &c->slots[i].opts, c->slots[i].base, c->slots[i].irq))
 			goto fail;
 	if (c->use_xenstore)
-		scan_nodes(g);
+		wait_for_nodes(g, c->wait);
 	if (!g->n_slots) {
 		log_err("domain %u: no device to serve (give --device, or start the guest with virtio disks)",
 			g->domid);

@@ -18,6 +18,7 @@ struct guest_config {
 	struct vslot *slots;		/* from the command line; borrowed */
 	unsigned int n_slots;
 	int use_xenstore;		/* serve libxl's backend nodes */
+	double wait;			/* seconds to wait for the first node */
 };
 
 /* Set up everything for the guest. NULL on error (logged). */

@@ -42,7 +42,8 @@ static void usage(FILE *f)
 "  -D, --device SPEC     a device: MODEL[,key=value]... (repeatable);\n"
 "                        base=0xADDR and irq=N place it, default slot i is\n"
 "                        base 0x02000000 + 0x200*i, SPI 33+i (libxl's layout)\n"
-"  -w, --wait SECONDS    how long --domain waits (default 30)\n"
+"  -w, --wait SECONDS    how long --domain waits for the domain, and without\n"
+"                        --device for its first virtio node (default 30)\n"
 "      --no-xenstore     ignore libxl's virtio backend nodes\n"
 "  -l, --log-level L     error, warn, info (default) or debug\n"
 "      --log-file PATH   log there instead of stderr\n"
@@ -232,6 +233,7 @@ static int wait_for_domain(const char *name, double wait, uint32_t *domid)
 {
 	struct xs_handle *xs = xs_open(0);
 	double end = now() + wait;
+
 	int rc;
 
 	if (!xs) {
@@ -283,7 +285,7 @@ static int serve(struct options *o)
 	}
 	c = (struct guest_config){
 		.domid = domid, .slots = o->slots, .n_slots = o->n_slots,
-		.use_xenstore = o->use_xenstore,
+		.use_xenstore = o->use_xenstore, .wait = o->wait,
 	};
 	g = guest_new(&c);
 	if (!g)

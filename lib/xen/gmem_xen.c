@@ -2,9 +2,14 @@
 /*
  * Foreign-memory guest RAM with a chunked mapping cache (see xengmem.h).
  *
- * Lookups are lock-free: a chunk's pointer is published with release
- * semantics once mapped. Creation is serialised by a mutex; invalidation
- * runs with the gmem write lock held, so no reader holds a pointer then.
+ * The banks span the architecture's whole RAM windows; the chunk table is
+ * sparse (groups of chunks allocated on first use), and whether a chunk is
+ * RAM is decided when it is first mapped, from the domain's max_pages read
+ * at that moment: the daemon may attach before libxl has sized the guest.
+ *
+ * Lookups are lock-free: group and chunk pointers are published with
+ * release semantics. Creation is serialised by a mutex; invalidation runs
+ * with the gmem write lock held, so no reader holds a pointer then.
  */
 #define __XEN_TOOLS__ 1
 #include <errno.h>
@@ -28,6 +33,8 @@
 #define CHUNK_SHIFT 22			/* 4 MiB */
 #define CHUNK_SIZE (1ull << CHUNK_SHIFT)
 #define CHUNK_PAGES (CHUNK_SIZE >> PAGE_SHIFT)
+#define GROUP_SHIFT 9			/* 512 chunks: 2 GiB per group */
+#define GROUP_CHUNKS (1u << GROUP_SHIFT)
 
 struct chunk {
 	_Atomic(uint8_t *) ptr;
@@ -39,13 +46,14 @@ struct chunk {
 struct bank {
 	uint64_t base;
 	uint64_t size;
-	uint64_t n_chunks;
-	struct chunk *chunks;
+	uint64_t n_groups;
+	_Atomic(struct chunk *) *groups;
 };
 
 struct xgmem {
 	struct gmem gm;
 	uint32_t domid;
+	xc_interface *xch;
 	xenforeignmemory_handle *fm;
 	pthread_mutex_t map_lock;
 	unsigned int n_banks;
@@ -66,17 +74,21 @@ unsigned int xgmem_guest_banks(uint64_t mem, struct xgmem_bank banks[XGMEM_MAX_B
 	banks[0] = (struct xgmem_bank){ GUEST_RAM0_BASE, low };
 	if (mem == low)
 		return 1;
-	banks[1] = (struct xgmem_bank){ GUEST_RAM1_BASE, mem - low };
+	mem -= low;
+	banks[1] = (struct xgmem_bank){ GUEST_RAM1_BASE,
+					mem < GUEST_RAM1_SIZE ? mem : GUEST_RAM1_SIZE };
 	return 2;
 #else
 	/* x86 HVM/PVH: RAM below the MMIO hole, the rest above 4 GiB. */
 	const uint64_t hole = 0xf0000000ull, four_g = 1ull << 32;
+	const uint64_t high_max = 1ull << 40;
 	uint64_t low = mem < hole ? mem : hole;
 
 	banks[0] = (struct xgmem_bank){ 0, low };
 	if (mem == low)
 		return 1;
-	banks[1] = (struct xgmem_bank){ four_g, mem - low };
+	mem -= low;
+	banks[1] = (struct xgmem_bank){ four_g, mem < high_max ? mem : high_max };
 	return 2;
 #endif
 }
@@ -108,19 +120,57 @@ static void *map_pages(struct xgmem *x, uint64_t first_pfn, uint64_t n, int *err
 	return p;
 }
 
+/* Bytes of RAM the domain has in bank b now, from its max_pages. */
+static uint64_t bank_ram_now(struct xgmem *x, const struct bank *b)
+{
+	struct xgmem_bank now[XGMEM_MAX_BANKS];
+	xc_domaininfo_t info;
+	unsigned int n;
+
+	if (xc_domain_getinfolist(x->xch, x->domid, 1, &info) != 1 ||
+	    info.domain != x->domid)
+		return 0;
+	n = xgmem_guest_banks((uint64_t)info.max_pages << PAGE_SHIFT, now);
+	for (unsigned int i = 0; i < n; i++)
+		if (now[i].base == b->base)
+			return now[i].size < b->size ? now[i].size : b->size;
+	return 0;
+}
+
+static struct chunk *get_chunk(struct bank *b, uint64_t idx, bool create)
+{
+	_Atomic(struct chunk *) *slot = &b->groups[idx >> GROUP_SHIFT];
+	struct chunk *g = atomic_load_explicit(slot, memory_order_acquire);
+
+	if (!g && create) {
+		g = calloc(GROUP_CHUNKS, sizeof(*g));
+		if (g)
+			atomic_store_explicit(slot, g, memory_order_release);
+	}
+	return g ? &g[idx & (GROUP_CHUNKS - 1)] : NULL;
+}
+
 static uint8_t *map_chunk(struct xgmem *x, struct bank *b, uint64_t idx)
 {
-	struct chunk *c = &b->chunks[idx];
-	uint64_t off = idx << CHUNK_SHIFT, len = b->size - off;
-	uint8_t *p;
+	uint64_t off = idx << CHUNK_SHIFT, ram;
+	struct chunk *c;
+	uint8_t *p = NULL;
 	int *errs;
 
 	pthread_mutex_lock(&x->map_lock);
+	c = get_chunk(b, idx, true);
+	if (!c)
+		goto out;
 	p = atomic_load_explicit(&c->ptr, memory_order_acquire);
 	if (p || c->failed)
 		goto out;
-	c->pages = (len < CHUNK_SIZE ? len : CHUNK_SIZE) >> PAGE_SHIFT;
-	errs = calloc(c->pages, sizeof(*errs));
+	ram = bank_ram_now(x, b);
+	if (off >= ram) {
+		c->failed = true;	/* not RAM (until the next invalidation) */
+		goto out;
+	}
+	c->pages = ((ram - off) < CHUNK_SIZE ? (ram - off) : CHUNK_SIZE) >> PAGE_SHIFT;
+	errs = c->pages ? calloc(c->pages, sizeof(*errs)) : NULL;
 	if (errs)
 		p = map_pages(x, (b->base + off) >> PAGE_SHIFT, c->pages, errs);
 	if (!p) {
@@ -157,11 +207,17 @@ static void *xg_map(struct gmem *gm, uint64_t gpa, uint64_t len, uint64_t *conti
 		return NULL;
 	off = gpa - b->base;
 	idx = off >> CHUNK_SHIFT;
-	c = &b->chunks[idx];
-	p = atomic_load_explicit(&c->ptr, memory_order_acquire);
-	if (!p && !(p = map_chunk(x, b, idx)))
-		return NULL;
+	c = get_chunk(b, idx, false);
+	p = c ? atomic_load_explicit(&c->ptr, memory_order_acquire) : NULL;
+	if (!p) {
+		p = map_chunk(x, b, idx);
+		if (!p)
+			return NULL;
+		c = get_chunk(b, idx, false);
+	}
 	in_chunk = off & (CHUNK_SIZE - 1);
+	if (in_chunk >= ((uint64_t)c->pages << PAGE_SHIFT))
+		return NULL;
 	avail = ((uint64_t)c->pages << PAGE_SHIFT) - in_chunk;
 	if (c->bad) {
 		uint64_t pg = in_chunk >> PAGE_SHIFT, end = pg;
@@ -224,15 +280,28 @@ static void drop_chunks(struct xgmem *x)
 	for (unsigned int i = 0; i < x->n_banks; i++) {
 		struct bank *b = &x->banks[i];
 
-		for (uint64_t j = 0; j < b->n_chunks; j++) {
-			struct chunk *c = &b->chunks[j];
-			uint8_t *p = atomic_load(&c->ptr);
+		for (uint64_t g = 0; g < b->n_groups; g++) {
+			struct chunk *grp = atomic_load(&b->groups[g]);
 
-			if (p)
-				xenforeignmemory_unmap(x->fm, p, c->pages);
-			free(c->bad);
-			memset(c, 0, sizeof(*c));
+			for (unsigned int j = 0; grp && j < GROUP_CHUNKS; j++) {
+				struct chunk *c = &grp[j];
+				uint8_t *p = atomic_load(&c->ptr);
+
+				if (p)
+					xenforeignmemory_unmap(x->fm, p, c->pages);
+				free(c->bad);
+				memset(c, 0, sizeof(*c));
+			}
 		}
+	}
+}
+
+static void free_banks(struct xgmem *x)
+{
+	for (unsigned int i = 0; i < x->n_banks; i++) {
+		for (uint64_t g = 0; g < x->banks[i].n_groups; g++)
+			free(atomic_load(&x->banks[i].groups[g]));
+		free(x->banks[i].groups);
 	}
 }
 
@@ -246,9 +315,9 @@ static void xg_destroy(struct gmem *gm)
 	struct xgmem *x = to_x(gm);
 
 	drop_chunks(x);
-	for (unsigned int i = 0; i < x->n_banks; i++)
-		free(x->banks[i].chunks);
+	free_banks(x);
 	xenforeignmemory_close(x->fm);
+	xc_interface_close(x->xch);
 	pthread_mutex_destroy(&x->map_lock);
 	free(x);
 }
@@ -261,38 +330,43 @@ static const struct gmem_ops xg_ops = {
 	.destroy = xg_destroy,
 };
 
-struct gmem *xgmem_new(uint32_t domid, const struct xgmem_bank *banks,
-		       unsigned int n_banks)
+struct gmem *xgmem_new(uint32_t domid)
 {
+	struct xgmem_bank banks[XGMEM_MAX_BANKS];
 	struct xgmem *x = calloc(1, sizeof(*x));
+	unsigned int n = xgmem_guest_banks(UINT64_MAX, banks);
 
-	if (!x || n_banks > XGMEM_MAX_BANKS)
-		goto fail;
+	if (!x)
+		return NULL;
 	x->domid = domid;
 	x->fm = xenforeignmemory_open(NULL, 0);
-	if (!x->fm)
+	x->xch = xc_interface_open(NULL, NULL, 0);
+	if (!x->fm || !x->xch)
 		goto fail;
 	pthread_mutex_init(&x->map_lock, NULL);
-	for (unsigned int i = 0; i < n_banks; i++) {
+	for (unsigned int i = 0; i < n; i++) {
 		struct bank *b = &x->banks[i];
+		uint64_t chunks;
 
 		b->base = banks[i].base;
 		b->size = banks[i].size & ~(PAGE_SIZE - 1);
-		b->n_chunks = (b->size + CHUNK_SIZE - 1) >> CHUNK_SHIFT;
-		b->chunks = calloc(b->n_chunks ? b->n_chunks : 1, sizeof(*b->chunks));
-		if (!b->chunks)
+		chunks = (b->size + CHUNK_SIZE - 1) >> CHUNK_SHIFT;
+		b->n_groups = (chunks + GROUP_CHUNKS - 1) >> GROUP_SHIFT;
+		b->groups = calloc(b->n_groups, sizeof(*b->groups));
+		if (!b->groups)
 			goto fail_banks;
 		x->n_banks++;
-		log_info("domain %u: guest RAM bank 0x%" PRIx64 "-0x%" PRIx64,
-			 domid, b->base, b->base + b->size - 1);
 	}
 	gmem_init(&x->gm, &xg_ops, x);
 	return &x->gm;
 fail_banks:
-	for (unsigned int i = 0; i < x->n_banks; i++)
-		free(x->banks[i].chunks);
-	xenforeignmemory_close(x->fm);
+	free_banks(x);
+	pthread_mutex_destroy(&x->map_lock);
 fail:
+	if (x->fm)
+		xenforeignmemory_close(x->fm);
+	if (x->xch)
+		xc_interface_close(x->xch);
 	free(x);
 	return NULL;
 }

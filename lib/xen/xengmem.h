@@ -2,11 +2,13 @@
 /*
  * Guest memory of a Xen guest through foreign mappings (privcmd).
  *
- * Guest RAM banks are mapped lazily in 4 MiB chunks that are kept until
- * the next invalidation, so a buffer costs a table lookup, not a hypercall.
- * Pages the hypervisor refuses (holes, ballooned-out pages) are remembered
- * per chunk and never handed out. Pins (virtqueue rings) get mappings of
- * their own that survive invalidation.
+ * Guest RAM is mapped lazily in 4 MiB chunks that are kept until the next
+ * invalidation, so a buffer costs a table lookup, not a hypercall. What is
+ * RAM comes from the domain's max_pages when a chunk is first mapped (the
+ * guest may still be being built when the daemon attaches). Pages the
+ * hypervisor refuses (holes, ballooned-out pages) are remembered per chunk
+ * and never handed out. Pins (virtqueue rings) get mappings of their own
+ * that survive invalidation.
  */
 #ifndef XV_XENGMEM_H
 #define XV_XENGMEM_H
@@ -22,11 +24,11 @@ struct xgmem_bank {
 
 #define XGMEM_MAX_BANKS 4
 
-/* The RAM banks of a guest of mem_bytes on this architecture. */
+/* The RAM banks of a guest of mem_bytes on this architecture (libxl's
+ * layout); UINT64_MAX gives the architecture's whole RAM windows. */
 unsigned int xgmem_guest_banks(uint64_t mem_bytes,
 			       struct xgmem_bank banks[XGMEM_MAX_BANKS]);
 /* NULL with errno set on failure. */
-struct gmem *xgmem_new(uint32_t domid, const struct xgmem_bank *banks,
-		       unsigned int n_banks);
+struct gmem *xgmem_new(uint32_t domid);
 
 #endif
