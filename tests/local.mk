@@ -36,6 +36,7 @@ tests_test_rng_LDADD = $(XV_TEST_LDADD)
 
 include tests/blk.mk
 include tests/console.mk
+include tests/xen.mk
 
 check_PROGRAMS += $(XV_TESTS)
 

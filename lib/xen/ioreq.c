@@ -25,18 +25,9 @@
 #include <xen/hvm/ioreq.h>
 #include <xen/memory.h>
 
+#include "ioreq_handle.h"
 #include "log.h"
 #include "xenio.h"
-
-#define XENIO_MAX_WINDOWS 64
-
-struct xenio_window {
-	uint64_t base;
-	uint64_t size;
-	xenio_read_fn *rd;
-	xenio_write_fn *wr;
-	void *opaque;
-};
 
 struct xenio {
 	uint32_t domid;
@@ -46,13 +37,14 @@ struct xenio {
 	xenevtchn_handle *xce;
 	xenforeignmemory_resource_handle *res;
 	shared_iopage_t *page;
+	buffered_iopage_t *buf_page;	/* x86 only; NULL without buffering */
+	evtchn_port_t buf_port;		/* local port for buf_page */
 	ioservid_t id;
 	bool created;
 	bool enabled;
 	unsigned int nr_vcpus;
 	evtchn_port_t *ports;		/* local port of each vCPU */
-	unsigned int n_windows;
-	struct xenio_window windows[XENIO_MAX_WINDOWS];
+	struct xenio_windows windows;
 	struct xenio_stats stats;
 };
 
@@ -68,32 +60,48 @@ static const char *ioreq_hint(int err)
 	return "";
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/*
+ * x86 can buffer writes Xen does not need to wait for (it only does so
+ * for the legacy VGA range, so never for virtio windows); the atomic
+ * mode lets both sides update the pointers without a lock.
+ */
+#define XENIO_BUFIOREQ HVM_IOREQSRV_BUFIOREQ_ATOMIC
+#else
+#define XENIO_BUFIOREQ HVM_IOREQSRV_BUFIOREQ_OFF	/* Arm has none */
+#endif
+
 static int create_server(struct xenio *x, char *err, size_t errlen)
 {
+	bool buffered = XENIO_BUFIOREQ != HVM_IOREQSRV_BUFIOREQ_OFF;
+	unsigned int first, frames;
 	void *addr = NULL;
 
-	/*
-	 * No buffered ioreqs: Arm has none, and on x86 Xen only buffers
-	 * writes to ranges we never claim (standard VGA), so the synchronous
-	 * page is the whole protocol for virtio-mmio windows.
-	 */
-	if (xendevicemodel_create_ioreq_server(x->dm, x->domid,
-					       HVM_IOREQSRV_BUFIOREQ_OFF, &x->id)) {
+	if (xendevicemodel_create_ioreq_server(x->dm, x->domid, XENIO_BUFIOREQ,
+					       &x->id)) {
 		snprintf(err, errlen, "cannot create an ioreq server for domain %u: %s%s",
 			 x->domid, strerror(errno), ioreq_hint(errno));
 		return -errno;
 	}
 	x->created = true;
+	/* Frame 0 is the buffered page, then the synchronous one(s). */
+	first = buffered ? XENMEM_resource_ioreq_server_frame_bufioreq :
+			   XENMEM_resource_ioreq_server_frame_ioreq(0);
+	frames = buffered ? 2 : 1;
 	x->res = xenforeignmemory_map_resource(x->fm, x->domid,
-			XENMEM_resource_ioreq_server, x->id,
-			XENMEM_resource_ioreq_server_frame_ioreq(0), 1,
+			XENMEM_resource_ioreq_server, x->id, first, frames,
 			&addr, PROT_READ | PROT_WRITE, 0);
 	if (!x->res) {
 		snprintf(err, errlen, "cannot map the ioreq page of server %u: %s%s",
 			 x->id, strerror(errno), ioreq_hint(errno));
 		return -errno;
 	}
-	x->page = addr;
+	if (buffered) {
+		x->buf_page = addr;
+		x->page = (shared_iopage_t *)((uint8_t *)addr + XC_PAGE_SIZE);
+	} else {
+		x->page = addr;
+	}
 	return 0;
 }
 
@@ -141,31 +149,43 @@ int xenio_add_mmio(struct xenio *x, uint64_t base, uint64_t size,
 		   xenio_read_fn *rd, xenio_write_fn *wr, void *opaque,
 		   char *err, size_t errlen)
 {
-	if (!size || base + size - 1 < base) {
-		snprintf(err, errlen, "MMIO window 0x%" PRIx64 "+0x%" PRIx64 " wraps",
-			 base, size);
-		return -EINVAL;
-	}
-	for (unsigned int i = 0; i < x->n_windows; i++) {
-		const struct xenio_window *w = &x->windows[i];
+	int rc = xenio_windows_add(&x->windows, base, size, rd, wr, opaque,
+				   err, errlen);
 
-		if (base < w->base + w->size && w->base < base + size) {
-			snprintf(err, errlen, "MMIO window 0x%" PRIx64 " overlaps 0x%" PRIx64,
-				 base, w->base);
-			return -EEXIST;
-		}
-	}
-	if (x->n_windows == XENIO_MAX_WINDOWS) {
-		snprintf(err, errlen, "too many MMIO windows");
-		return -ENOSPC;
-	}
+	if (rc)
+		return rc;
 	if (xendevicemodel_map_io_range_to_ioreq_server(x->dm, x->domid, x->id, 1,
 							base, base + size - 1)) {
+		rc = -errno;
+		x->windows.n--;
 		snprintf(err, errlen, "cannot claim MMIO 0x%" PRIx64 "-0x%" PRIx64 ": %s",
 			 base, base + size - 1, strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+/* x86: the buffered page has an event channel of its own. */
+static int bind_buffered(struct xenio *x, char *err, size_t errlen)
+{
+	evtchn_port_t remote;
+	xenevtchn_port_or_error_t p;
+
+	if (!x->buf_page)
+		return 0;
+	if (xendevicemodel_get_ioreq_server_info(x->dm, x->domid, x->id, NULL,
+						 NULL, &remote)) {
+		snprintf(err, errlen, "cannot read the buffered ioreq port: %s",
+			 strerror(errno));
 		return -errno;
 	}
-	x->windows[x->n_windows++] = (struct xenio_window){ base, size, rd, wr, opaque };
+	p = xenevtchn_bind_interdomain(x->xce, x->domid, remote);
+	if (p < 0) {
+		snprintf(err, errlen, "cannot bind the buffered ioreq port %u: %s",
+			 remote, strerror(errno));
+		return -errno;
+	}
+	x->buf_port = p;
 	return 0;
 }
 
@@ -215,8 +235,11 @@ int xenio_enable(struct xenio *x, char *err, size_t errlen)
 		}
 		x->ports[v] = p;
 	}
-	log_info("ioreq server %u enabled, %u vCPU(s), %u window(s)", x->id,
-		 x->nr_vcpus, x->n_windows);
+	rc = bind_buffered(x, err, errlen);
+	if (rc)
+		return rc;
+	log_info("ioreq server %u enabled, %u vCPU(s), %u window(s)%s", x->id,
+		 x->nr_vcpus, x->windows.n, x->buf_page ? ", buffered ioreqs" : "");
 	return 0;
 }
 
@@ -225,104 +248,14 @@ int xenio_fd(const struct xenio *x)
 	return xenevtchn_fd(x->xce);
 }
 
-static struct xenio_window *find_window(struct xenio *x, uint64_t addr,
-					 uint32_t size)
-{
-	for (unsigned int i = 0; i < x->n_windows; i++) {
-		struct xenio_window *w = &x->windows[i];
-
-		if (addr >= w->base && addr - w->base < w->size &&
-		    size <= w->size - (addr - w->base))
-			return w;
-	}
-	return NULL;
-}
-
-/* One access of a (possibly repeated) request; false to stop repeating. */
-static bool mmio_one(struct xenio *x, ioreq_t *req, uint64_t addr,
-		     uint64_t *data, uint64_t ptr)
-{
-	struct xenio_window *w = find_window(x, addr, req->size);
-
-	if (!w) {
-		x->stats.errors++;
-		log_debug("domain %u: MMIO at 0x%" PRIx64 " size %u is in no window",
-			  x->domid, addr, req->size);
-		return false;
-	}
-	if (req->dir == IOREQ_READ) {
-		uint64_t v = w->rd(w->opaque, addr - w->base, req->size);
-
-		x->stats.reads++;
-		if (!req->data_is_ptr) {
-			*data = v;
-			return true;
-		}
-		return !gmem_write(x->gm, ptr, &v, req->size);
-	}
-	x->stats.writes++;
-	if (req->data_is_ptr) {
-		uint64_t v = 0;
-
-		if (gmem_read(x->gm, ptr, &v, req->size))
-			return false;
-		w->wr(w->opaque, addr - w->base, req->size, v);
-		return true;
-	}
-	w->wr(w->opaque, addr - w->base, req->size, *data);
-	return true;
-}
-
-static void handle_mmio(struct xenio *x, ioreq_t *req)
-{
-	int64_t step = req->df ? -(int64_t)req->size : (int64_t)req->size;
-	uint64_t data = req->dir == IOREQ_READ && !req->data_is_ptr ? ~0ull : req->data;
-
-	if (req->size != 1 && req->size != 2 && req->size != 4 && req->size != 8) {
-		x->stats.errors++;
-		log_warn("domain %u: MMIO access of %u bytes at 0x%" PRIx64 " ignored",
-			 x->domid, req->size, (uint64_t)req->addr);
-		req->data = data;
-		return;
-	}
-	if (req->data_is_ptr)
-		gmem_read_lock(x->gm);
-	/*
-	 * Each repetition must stay inside one window, so a hostile count
-	 * ends at the window's edge instead of running for 2^32 rounds.
-	 */
-	for (uint32_t i = 0; i < req->count || i == 0; i++) {
-		if (!mmio_one(x, req, req->addr + i * step, &data,
-			      req->data + i * step)) {
-			if (req->data_is_ptr)
-				x->stats.errors++;
-			break;
-		}
-	}
-	if (req->data_is_ptr)
-		gmem_read_unlock(x->gm);
-	else
-		req->data = data;
-}
-
 static void handle_req(struct xenio *x, ioreq_t *req)
 {
-	switch (req->type) {
-	case IOREQ_TYPE_COPY:
-		handle_mmio(x, req);
-		break;
-	case IOREQ_TYPE_INVALIDATE:
+	if (req->type == IOREQ_TYPE_INVALIDATE) {
 		x->stats.invalidates++;
 		gmem_invalidate(x->gm);
-		break;
-	default:
-		x->stats.errors++;
-		log_warn("domain %u: ioreq type %u at 0x%" PRIx64 " not handled",
-			 x->domid, req->type, (uint64_t)req->addr);
-		if (req->dir == IOREQ_READ && !req->data_is_ptr)
-			req->data = ~0ull;
-		break;
+		return;
 	}
+	xenio_handle(&x->windows, x->gm, req, &x->stats);
 }
 
 static void serve_vcpu(struct xenio *x, unsigned int v)
@@ -352,6 +285,8 @@ void xenio_dispatch(struct xenio *x)
 
 	while ((port = xenevtchn_pending(x->xce)) >= 0) {
 		xenevtchn_unmask(x->xce, port);
+		if (x->buf_page && (evtchn_port_t)port == x->buf_port)
+			xenio_drain_buffered(&x->windows, x->buf_page, &x->stats);
 		for (unsigned int v = 0; v < x->nr_vcpus; v++)
 			if (x->ports[v] == (evtchn_port_t)port)
 				serve_vcpu(x, v);
@@ -366,6 +301,8 @@ void xenio_close(struct xenio *x)
 		if (x->ports[v])
 			xenevtchn_unbind(x->xce, x->ports[v]);
 	free(x->ports);
+	if (x->buf_port)
+		xenevtchn_unbind(x->xce, x->buf_port);
 	/* The domain may be gone already: failures here are expected. */
 	if (x->enabled)
 		xendevicemodel_set_ioreq_server_state(x->dm, x->domid, x->id, 0);

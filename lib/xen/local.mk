@@ -1,6 +1,7 @@
 # Xen transport: the only files besides the programs that include Xen headers.
 lib_libxenvirtio_la_SOURCES += \
 	lib/xen/xenio.h lib/xen/ioreq.c \
+	lib/xen/ioreq_handle.h lib/xen/ioreq_handle.c \
 	lib/xen/xengmem.h lib/xen/gmem_xen.c \
 	lib/xen/irq.h lib/xen/irq.c \
 	lib/xen/xs.h lib/xen/xs.c

@@ -40,9 +40,27 @@ XV_FUZZ_HDRS = $(srcdir)/lib/gmem.h $(srcdir)/lib/log.h $(srcdir)/lib/opts.h \
 	$(srcdir)/lib/loop.h $(srcdir)/lib/virtq.h $(srcdir)/lib/vdev.h \
 	$(srcdir)/lib/mmio.h $(srcdir)/devices/devices.h
 
+if XEN
+XV_FUZZ_DRIVERS += tests/fuzz/fuzz_ioreq_driver
+tests_fuzz_fuzz_ioreq_driver_SOURCES = tests/fuzz/driver.c tests/fuzz/fuzz_ioreq.c
+tests_fuzz_fuzz_ioreq_driver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/lib/xen
+tests_fuzz_fuzz_ioreq_driver_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
+tests_fuzz_fuzz_ioreq_driver_LDADD = lib/libxenvirtio.la
+endif
+XV_FUZZ_IOREQ_SRC = $(srcdir)/tests/fuzz/fuzz_ioreq.c \
+	$(srcdir)/lib/log.c $(srcdir)/lib/gmem.c $(srcdir)/lib/gmem_plain.c \
+	$(srcdir)/lib/xen/ioreq_handle.c
+
 if HAVE_LIBFUZZER
 XV_FUZZ_LIBFUZZER = tests/fuzz/fuzz_virtq tests/fuzz/fuzz_mmio
+if XEN
+XV_FUZZ_LIBFUZZER += tests/fuzz/fuzz_ioreq
+endif
 CLEANFILES += $(XV_FUZZ_LIBFUZZER)
+
+tests/fuzz/fuzz_ioreq: $(XV_FUZZ_IOREQ_SRC) $(XV_FUZZ_HDRS) $(srcdir)/lib/xen/ioreq_handle.h
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(FUZZ_CC) $(XV_FUZZ_CFLAGS) -I$(top_srcdir)/lib/xen -o $@ $(XV_FUZZ_IOREQ_SRC)
 
 tests/fuzz/fuzz_virtq: $(XV_FUZZ_VIRTQ_SRC) $(XV_FUZZ_HDRS)
 	@$(MKDIR_P) tests/fuzz
