@@ -38,15 +38,21 @@ void vslot_free(struct vslot *s)
 
 int vslot_assign(struct vslot *slots, unsigned int n, char *err, size_t errlen)
 {
-	if (n > VSLOT_MAX) {
+	return vslot_assign_from(slots, n, 0, err, errlen);
+}
+
+int vslot_assign_from(struct vslot *slots, unsigned int n, unsigned int first,
+		      char *err, size_t errlen)
+{
+	if (n > VSLOT_MAX || first > VSLOT_MAX) {
 		snprintf(err, errlen, "at most %u devices", VSLOT_MAX);
 		return -E2BIG;
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		if (!slots[i].base_given)
-			slots[i].base = VSLOT_MMIO_BASE + VSLOT_WINDOW * i;
+			slots[i].base = VSLOT_MMIO_BASE + VSLOT_WINDOW * (first + i);
 		if (!slots[i].irq_given)
-			slots[i].irq = VSLOT_SPI_FIRST + i;
+			slots[i].irq = VSLOT_SPI_FIRST + first + i;
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		for (unsigned int j = 0; j < i; j++) {

@@ -36,6 +36,12 @@ int vslot_parse(struct vslot *s, const char *spec, char *err, size_t errlen);
 void vslot_free(struct vslot *s);
 /* Give slots without base/irq their default, then check for collisions. */
 int vslot_assign(struct vslot *slots, unsigned int n, char *err, size_t errlen);
+/*
+ * The same, but default slot i takes libxl's slot first + i: the first
+ * `first` slots are libxl's own virtio devices. vslot_assign() is first = 0.
+ */
+int vslot_assign_from(struct vslot *slots, unsigned int n, unsigned int first,
+		      char *err, size_t errlen);
 /* True if the slot lies in Xen's virtio window and SPI range. */
 bool vslot_in_xen_range(const struct vslot *s);
 

@@ -37,6 +37,7 @@ tests_test_rng_LDADD = $(XV_TEST_LDADD)
 include tests/blk.mk
 include tests/console.mk
 include tests/xen.mk
+include tests/dt.mk
 
 check_PROGRAMS += $(XV_TESTS)
 
