@@ -5,14 +5,19 @@
  * that reads back what the page cache kept proves nothing about the device:
  * with O_DIRECT every byte goes to the virtio-blk device and back.
  *
- *   xv-pattern write|check|zeroout PATH OFFSET LENGTH SEED [buffered]
+ *   xv-pattern write|check|zeroout|discard|zeros|hole PATH OFFSET LENGTH SEED [buffered]
  *
  * OFFSET may be negative: counted from the end of PATH. The pattern depends
  * on the absolute offset and SEED, so regions can be checked independently.
  * "buffered" skips O_DIRECT (tmpfs has none before Linux 6.6).
  *
  * zeroout zeroes the region with the BLKZEROOUT ioctl: a second way to
- * write, which Linux checks separately from write().
+ * write, which Linux checks separately from write(); on a virtio disk with
+ * VIRTIO_BLK_F_WRITE_ZEROES it becomes a write-zeroes request. discard
+ * sends BLKDISCARD (a virtio discard request). zeros checks that the region
+ * reads back as zeroes, hole that a file has no data there (SEEK_DATA):
+ * how Dom0 sees that a discard reached the image. SEED is ignored by these
+ * four.
  *
  * Prints one line; exit status 0 = ok, 1 = mismatch, 2 = I/O error
  * (the line names the errno, e.g. "error EIO in pwrite: ..."), 3 = usage.
@@ -63,16 +68,32 @@ static void fill(unsigned char *buf, uint64_t off, size_t len, uint64_t seed)
 	}
 }
 
-/* Zero a block device range with BLKZEROOUT. */
-static int zeroout(int fd, int64_t off, uint64_t len)
+/* Zero (BLKZEROOUT) or discard (BLKDISCARD) a block device range. */
+static int zeroout(int fd, int64_t off, uint64_t len, int discard)
 {
 	uint64_t range[2] = { off, len };
 
-	if (ioctl(fd, BLKZEROOUT, range))
-		return fail("BLKZEROOUT", errno);
+	if (ioctl(fd, discard ? BLKDISCARD : BLKZEROOUT, range))
+		return fail(discard ? "BLKDISCARD" : "BLKZEROOUT", errno);
 	if (fsync(fd))
 		return fail("fsync", errno);
-	printf("ok zeroed %" PRIu64 " bytes at offset %" PRId64 "\n", len, off);
+	printf("ok %s %" PRIu64 " bytes at offset %" PRId64 "\n",
+	       discard ? "discarded" : "zeroed", len, off);
+	return 0;
+}
+
+/* The file holds no data in the range: the next data begins after it. */
+static int hole(int fd, int64_t off, uint64_t len)
+{
+	off_t data = lseek(fd, off, SEEK_DATA);
+
+	if (data < 0 && errno != ENXIO)
+		return fail("lseek(SEEK_DATA)", errno);
+	if (data >= 0 && (uint64_t)data < off + len) {
+		printf("data at offset %jd inside the range\n", (intmax_t)data);
+		return 1;
+	}
+	printf("ok hole of %" PRIu64 " bytes at offset %" PRId64 "\n", len, off);
 	return 0;
 }
 
@@ -81,15 +102,19 @@ int main(int argc, char **argv)
 	unsigned char *buf, *want;
 	int64_t off;
 	uint64_t len, seed, done;
-	int writing, zeroing, fd, flags;
+	int writing, zeroing, discarding, zeros, holes, fd, flags;
 
 	if (argc < 6 || argc > 7 || (strcmp(argv[1], "write") && strcmp(argv[1], "check") &&
-				     strcmp(argv[1], "zeroout"))) {
-		fprintf(stderr, "usage: xv-pattern write|check|zeroout PATH OFFSET LENGTH SEED [buffered]\n");
+				     strcmp(argv[1], "zeroout") && strcmp(argv[1], "discard") &&
+				     strcmp(argv[1], "zeros") && strcmp(argv[1], "hole"))) {
+		fprintf(stderr, "usage: xv-pattern write|check|zeroout|discard|zeros|hole PATH OFFSET LENGTH SEED [buffered]\n");
 		return 3;
 	}
 	writing = !strcmp(argv[1], "write");
-	zeroing = !strcmp(argv[1], "zeroout");
+	discarding = !strcmp(argv[1], "discard");
+	zeroing = !strcmp(argv[1], "zeroout") || discarding;
+	zeros = !strcmp(argv[1], "zeros");
+	holes = !strcmp(argv[1], "hole");
 	off = strtoll(argv[3], NULL, 0);
 	len = strtoull(argv[4], NULL, 0);
 	seed = strtoull(argv[5], NULL, 0);
@@ -98,7 +123,7 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	flags = (zeroing ? O_RDWR : writing ? O_WRONLY : O_RDONLY) | O_CLOEXEC;
-	if (!zeroing && (argc < 7 || strcmp(argv[6], "buffered")))
+	if (!zeroing && !holes && (argc < 7 || strcmp(argv[6], "buffered")))
 		flags |= O_DIRECT;
 	fd = open(argv[2], flags);
 	if (fd < 0)
@@ -115,14 +140,19 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	if (zeroing)
-		return zeroout(fd, off, len);
+		return zeroout(fd, off, len, discarding);
+	if (holes)
+		return hole(fd, off, len);
 	if (posix_memalign((void **)&buf, ALIGN, CHUNK) || posix_memalign((void **)&want, ALIGN, CHUNK))
 		return fail("posix_memalign", ENOMEM);
 	for (done = 0; done < len; ) {
 		size_t n = len - done < CHUNK ? len - done : CHUNK;
 		ssize_t r;
 
-		fill(want, off + done, n, seed);
+		if (zeros)
+			memset(want, 0, n);
+		else
+			fill(want, off + done, n, seed);
 		if (writing) {
 			r = pwrite(fd, want, n, off + done);
 			if (r < 0)
@@ -152,6 +182,7 @@ int main(int argc, char **argv)
 		return fail("fsync", errno);
 	if (close(fd))
 		return fail("close", errno);
-	printf("ok %s %" PRIu64 " bytes at offset %" PRId64 "\n", writing ? "wrote" : "checked", len, off);
+	printf("ok %s %" PRIu64 " bytes at offset %" PRId64 "\n",
+	       writing ? "wrote" : zeros ? "checked zeroes in" : "checked", len, off);
 	return 0;
 }

@@ -7,11 +7,17 @@ CROSS=aarch64-linux-gnu
 # Kernel modules each domain loads (names as modprobe spells them; their
 # dependencies are added from modules.dep, built-ins are skipped).
 DOM0_MODULES=(xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc loop)
-DOMU_MODULES=(virtio_mmio virtio_blk virtio-rng)
+# ext4 checksums its metadata with the "crc32c" crypto driver, which it
+# asks for by name (no modules.dep entry): crc32c_generic comes first.
+DOMU_MODULES=(virtio_mmio virtio_blk virtio-rng virtio_console crc32c_generic ext4)
 
 # arm64 packages besides Xen's own that the domains' userspace needs.
-DOM0_DEBS=(busybox-static libc6 libgcc-s1 libfdt1 libuuid1 libyajl2 zlib1g liburing2)
-DOMU_DEBS=(busybox-static)
+# e2fsprogs: the DomU makes an ext4 file system with mke2fs (busybox has
+# none), Dom0 checks the image with e2fsck once the guest is gone. libe2p
+# is part of libext2fs2 in Debian 12.
+E2FS_DEBS=(e2fsprogs libext2fs2 libcom-err2 libblkid1 libuuid1 libc6)
+DOM0_DEBS=(busybox-static libc6 libgcc-s1 libfdt1 libuuid1 libyajl2 zlib1g liburing2 "${E2FS_DEBS[@]}")
+DOMU_DEBS=(busybox-static "${E2FS_DEBS[@]}")
 SYSROOT_DEBS=(libfdt-dev libfdt1 liburing-dev liburing2)
 
 # The Xen options the lab needs on top of Debian's configuration: ioreq
@@ -232,16 +238,24 @@ build_daemon() {
 	done
 }
 
-# xv-pattern, the checks' pattern tool: static, so one binary serves Dom0
-# and the DomUs alike.
-build_pattern_tool() {
-	local out=$CACHE/build/xv-pattern src=$LAB_DIR/guest/xv-pattern.c
-	PATTERN_TOOL=$out
+# A static tool from guest/NAME.c in $CACHE/build/NAME: static, so one
+# binary serves Dom0 and the DomUs alike.
+build_static_tool() {
+	local out=$CACHE/build/$1 src=$LAB_DIR/guest/$1.c
 	[ -x "$out" ] && [ "$out" -nt "$src" ] && return 0
 	mkdir -p "$CACHE/build"
-	logged "$LOG_DIR/xv-pattern-build.log" $CROSS-gcc -static -O2 -Wall -Wextra -Werror \
-		-o "$out" "$src" || die "building xv-pattern failed"
+	logged "$LOG_DIR/$1-build.log" $CROSS-gcc -static -O2 -Wall -Wextra -Werror \
+		-o "$out" "$src" || die "building $1 failed"
 	$CROSS-strip "$out"
+}
+
+# The checks' tools: xv-pattern (disk patterns, discard, holes) and
+# xv-sockline (lines over the console's unix socket).
+build_pattern_tool() {
+	build_static_tool xv-pattern
+	build_static_tool xv-sockline
+	PATTERN_TOOL=$CACHE/build/xv-pattern
+	SOCKLINE_TOOL=$CACHE/build/xv-sockline
 }
 
 # ---------------------------------------------------------------- initramfs
@@ -309,15 +323,27 @@ build_dom0_base() {
 	mkdir -p "$root/boot"
 	cp "$KERNEL_IMAGE" "$root/boot/Image"
 	check_needed "$root" "$root$xb/xl" "$root$xb/xenstored" "$root$xb/xenconsoled" \
-		"$root$xb/xen-init-dom0" "$root/usr/bin/xenstore"
+		"$root$xb/xen-init-dom0" "$root/usr/bin/xenstore" "$(e2fs_program "$root" e2fsck)"
 	make_cpio "$root" "$DOM0_BASE_CPIO" -1
 	set_stamp "$dir"
 }
 
-# Sets DOMU_BASE_ROOT: busybox and the DomU's modules.
+# Path of an e2fsprogs program in a root file system (Debian 12 has them in
+# /sbin, later releases in /usr/sbin).
+e2fs_program() {
+	local d
+	for d in sbin usr/sbin; do
+		[ -f "$1/$d/$2" ] && { echo "$1/$d/$2"; return; }
+	done
+	die "e2fsprogs has no $2 in sbin or usr/sbin"
+}
+
+# Sets DOMU_BASE_ROOT: busybox, mke2fs and e2fsck with their libraries, and
+# the DomU's modules.
 build_domu_base() {
-	local key dir root
-	key=$( (echo "${DEB[busybox-static]##*/}" "$KERNEL_DEB" "${DOMU_MODULES[@]}"
+	local key dir root p
+	key=$( (for p in "${DOMU_DEBS[@]}"; do echo "${DEB[$p]##*/}"; done
+		echo "$KERNEL_DEB" "${DOMU_MODULES[@]}"
 		declare -f build_domu_base install_modules) | short_hash)
 	dir=$CACHE/rootfs/domu-$key
 	DOMU_BASE_ROOT=$dir/root
@@ -325,8 +351,12 @@ build_domu_base() {
 	rm -rf "$dir"
 	root=$DOMU_BASE_ROOT
 	mkdir -p "$root"
-	dpkg-deb -x "${DEB[busybox-static]}" "$root"
+	for p in "${DOMU_DEBS[@]}"; do dpkg-deb -x "${DEB[$p]}" "$root"; done
 	strip_docs "$root"
+	# Only the libraries' runtime matters: the initramfs stays small.
+	rm -rf "$root/usr/lib/$CROSS/gconv" "$root/usr/share" "$root/etc/cron.d" \
+		"$root/lib/systemd" "$root/usr/lib/systemd" "$root/usr/libexec"
+	check_needed "$root" "$(e2fs_program "$root" mke2fs)" "$(e2fs_program "$root" e2fsck)"
 	install_modules "$root" "${DOMU_MODULES[@]}"
 	set_stamp "$dir"
 }
@@ -347,6 +377,7 @@ build_initramfs() {
 		"$LAB_DIR/guest/dom0-lib.sh" "$ov/etc/xv-lab/"
 	cp "$TOP"/xl-examples/*.cfg "$ov/etc/xen/examples/"
 	install -m 755 "$PATTERN_TOOL" "$ov/usr/bin/xv-pattern"
+	install -m 755 "$SOCKLINE_TOOL" "$ov/usr/bin/xv-sockline"
 	cp -a "$DAEMON_STAGE/usr/bin/." "$ov/usr/bin/"
 	cat >"$ov/etc/xv-lab/env" <<-EOF
 		XEN_SERIES=$XEN_SERIES
