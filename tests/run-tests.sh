@@ -34,6 +34,7 @@ done
 
 passed=0
 failed=0
+skipped=0
 out=$(mktemp) || exit 2
 trap 'rm -f "$out"' EXIT
 
@@ -42,6 +43,7 @@ trap 'rm -f "$out"' EXIT
 tally() {
 	p=$(grep -c '^PASS ' "$out")
 	f=$(grep -c '^FAIL ' "$out")
+	skipped=$((skipped + $(grep -c '^SKIP ' "$out")))
 	passed=$((passed + p))
 	failed=$((failed + f))
 	if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -102,5 +104,9 @@ for t in $libfuzzers; do
 	fi
 done
 
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]
