@@ -77,26 +77,26 @@ static void slot_irq(struct vdev *dev, void *opaque)
 	xirq_edge(s->g->xirq, s->irq);
 }
 
-static struct slot *add_slot(struct guest *g, struct vopts *o, uint64_t base,
+/* Serve dev (taken over: freed here on failure) at base/irq. */
+static struct slot *add_slot(struct guest *g, struct vdev *dev, uint64_t base,
 			     unsigned int irq)
 {
-	char err[256], name[32];
+	char err[256];
 	struct slot *s;
 
+	if (!dev)
+		return NULL;
 	if (g->n_slots == VSLOT_MAX) {
 		log_err("domain %u: too many devices", g->domid);
+		vdev_free(dev);
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		vdev_free(dev);
 		return NULL;
-	snprintf(name, sizeof(name), "%.16s%u", o->model, g->n_slots);
-	s->dev = vdev_new(o, name, err, sizeof(err));
-	if (!s->dev) {
-		log_err("domain %u: %s", g->domid, err);
-		goto fail;
 	}
-	*s = (struct slot){ .g = g, .dev = s->dev, .base = base, .irq = irq };
+	*s = (struct slot){ .g = g, .dev = dev, .base = base, .irq = irq };
 	vmmio_init(&s->mmio, s->dev);
 	if (xenio_add_mmio(g->io, base, VMMIO_WINDOW, slot_read, slot_write, s,
 			   err, sizeof(err))) {
@@ -104,11 +104,11 @@ static struct slot *add_slot(struct guest *g, struct vopts *o, uint64_t base,
 		goto fail;
 	}
 	if (vdev_start(s->dev, g->gm, slot_irq, s)) {
-		log_err("domain %u: cannot start the %s worker", g->domid, name);
+		log_err("domain %u: cannot start the %s worker", g->domid, dev->name);
 		goto fail;
 	}
 	g->slots[g->n_slots++] = s;
-	log_info("domain %u: %s at 0x%" PRIx64 " irq %u", g->domid, name, base, irq);
+	log_info("domain %u: %s at 0x%" PRIx64 " irq %u", g->domid, dev->name, base, irq);
 	return s;
 fail:
 	vdev_free(s->dev);
@@ -200,10 +200,17 @@ static void attach_node(struct guest *g, const struct xvxs_node *nd)
 		log_warn("%s: grant_usage=1 asked for, but guests are served through foreign mappings",
 			 nd->path);
 	if (!s) {
+		char err[256], name[32];
+		struct vdev *dev;
+
 		if (node_opts(nd, &o))
 			return;
-		s = add_slot(g, &o, nd->base, nd->irq);
+		snprintf(name, sizeof(name), "%.16s%u", o.model, g->n_slots);
+		dev = vdev_new(&o, name, err, sizeof(err));
 		vopts_free(&o);
+		if (!dev)
+			log_err("%s: %s", nd->path, err);
+		s = add_slot(g, dev, nd->base, nd->irq);
 		if (!s)
 			return;
 	} else if (s->irq != nd->irq) {
@@ -395,10 +402,14 @@ struct guest *guest_new(const struct guest_config *c)
 	g->domid = c->domid;
 	vdev_register_builtin();
 	if (open_xen(g) || setup_xenstore(g))
-		goto fail;
-	for (unsigned int i = 0; i < c->n_slots; i++)
-		if (!add_slot(g, &c->slots[i].opts, c->slots[i].base, c->slots[i].irq))
-			goto fail;
+		goto fail_devs;
+	for (unsigned int i = 0; i < c->n_slots; i++) {
+		struct vdev *dev = c->devs[i];
+
+		c->devs[i] = NULL;
+		if (!add_slot(g, dev, c->slots[i].base, c->slots[i].irq))
+			goto fail_devs;
+	}
 	if (c->use_xenstore)
 		wait_for_nodes(g, c->wait);
 	if (!g->n_slots) {
@@ -414,6 +425,11 @@ struct guest *guest_new(const struct guest_config *c)
 	for (unsigned int i = 0; i < g->n_slots; i++)
 		connect_slot(g, g->slots[i]);
 	return g;
+fail_devs:
+	for (unsigned int i = 0; i < c->n_slots; i++) {
+		vdev_free(c->devs[i]);
+		c->devs[i] = NULL;
+	}
 fail:
 	guest_free(g);
 	return NULL;

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "vdev.h"
 #include "vslot.h"
 
 struct guest;
@@ -16,6 +17,7 @@ struct guest;
 struct guest_config {
 	uint32_t domid;
 	struct vslot *slots;		/* from the command line; borrowed */
+	struct vdev **devs;		/* their devices; taken over by guest_new */
 	unsigned int n_slots;
 	int use_xenstore;		/* serve libxl's backend nodes */
 	double wait;			/* seconds to wait for the first node */

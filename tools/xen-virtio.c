@@ -28,6 +28,7 @@ struct options {
 	int use_xenstore;
 	unsigned int n_slots;
 	struct vslot slots[VSLOT_MAX];
+	struct vdev *devs[VSLOT_MAX];
 };
 
 static void usage(FILE *f)
@@ -76,21 +77,9 @@ static int parse_number(const char *s, long max, long *out)
 	return errno || !*s || *end || *out < 0 || *out > max ? -1 : 0;
 }
 
-/* Create the device once, so a bad option fails before any waiting. */
-static int check_device(struct vopts *opts, char *err, size_t errlen)
-{
-	struct vdev *dev = vdev_new(opts, NULL, err, errlen);
-
-	vdev_free(dev);
-	for (unsigned int i = 0; i < opts->n; i++)
-		if (strcmp(opts->kv[i].key, "base") && strcmp(opts->kv[i].key, "irq"))
-			opts->kv[i].used = false;
-	return dev ? 0 : -1;
-}
-
 static int add_device(struct options *o, const char *spec)
 {
-	char err[256];
+	char err[256], name[32];
 
 	if (o->n_slots == VSLOT_MAX) {
 		fprintf(stderr, "xen-virtio: at most %u devices\n", VSLOT_MAX);
@@ -100,7 +89,16 @@ static int add_device(struct options *o, const char *spec)
 		fprintf(stderr, "xen-virtio: --device %s: %s\n", spec, err);
 		return -1;
 	}
-	if (check_device(&o->slots[o->n_slots].opts, err, sizeof(err))) {
+	/*
+	 * Created now, once: a bad option or file fails before any waiting,
+	 * and a device with a host side (a console's socket) is listening
+	 * from the start, never torn down and made again.
+	 */
+	snprintf(name, sizeof(name), "%.16s%u", o->slots[o->n_slots].opts.model,
+		 o->n_slots);
+	o->devs[o->n_slots] = vdev_new(&o->slots[o->n_slots].opts, name, err,
+				       sizeof(err));
+	if (!o->devs[o->n_slots]) {
 		fprintf(stderr, "xen-virtio: --device %s: %s\n", spec, err);
 		vslot_free(&o->slots[o->n_slots]);
 		return -1;
@@ -284,7 +282,8 @@ static int serve(struct options *o)
 		domid = o->domid;
 	}
 	c = (struct guest_config){
-		.domid = domid, .slots = o->slots, .n_slots = o->n_slots,
+		.domid = domid, .slots = o->slots, .devs = o->devs,
+		.n_slots = o->n_slots,
 		.use_xenstore = o->use_xenstore, .wait = o->wait,
 	};
 	g = guest_new(&c);
@@ -305,8 +304,10 @@ int main(int argc, char **argv)
 	if (!o)
 		return 1;
 	rc = parse_args(argc, argv, o) ? 2 : serve(o);
-	for (unsigned int i = 0; i < o->n_slots; i++)
+	for (unsigned int i = 0; i < o->n_slots; i++) {
+		vdev_free(o->devs[i]);	/* those guest_new did not take */
 		vslot_free(&o->slots[i]);
+	}
 	free(o);
 	return rc;
 }
