@@ -50,7 +50,6 @@ struct guest {
 	struct vloop *loop;
 	bool enabled;
 	bool connect_pending;		/* nodes in InitWait, guest not run yet */
-	int status;
 	unsigned int n_slots;
 	struct slot *slots[VSLOT_MAX];
 };
