@@ -95,6 +95,28 @@ static void free_run(void *p)
 }
 
 /* Run the tool with args (shell words); its output is in the result. */
+/*
+ * Users append the tool's output to their xl.cfg: every line must be one
+ * xl accepts there (a comment, an assignment, or a list's body).
+ */
+static void check_xl_fragment(const char *out)
+{
+	const char *line = out;
+
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		const char *end = nl ? nl : line + strlen(line);
+		int len = end - line, n = 0;
+		char key[32];
+
+		if (len && line[0] != '#' && line[0] != ']' &&
+		    strncmp(line, "    ", 4) &&
+		    !(sscanf(line, "%31[a-z_] = %n", key, &n) == 1 && n > 0))
+			XT_FAIL("not an xl.cfg line: %.*s", len, line);
+		line = *end ? end + 1 : end;
+	}
+}
+
 static struct run *run_tool(const char *fmt, ...)
 {
 	const char *out = tmp_path("stdout"), *err = tmp_path("stderr");
@@ -116,6 +138,8 @@ static struct run *run_tool(const char *fmt, ...)
 	r->err = slurp(err, NULL);
 	xt_log("$ xen-virtio-dt %s\nexit %d\n--- stdout\n%s--- stderr\n%s",
 	       args, r->status, r->out, r->err);
+	if (r->status == 0)
+		check_xl_fragment(r->out);
 	return r;
 }
 
@@ -203,6 +227,32 @@ static void dt_default_layout(void)
 	LACKS(dts, "grant-dma");
 }
 
+/* xl 4.20 has nr_spis: any slot works, and the tool says how many SPIs. */
+static void dt_420_nr_spis(void)
+{
+	const char *dtb = tmp_path("n.dtb");
+	struct run *r = run_tool("--xen 4.20 --device rng,base=0x2000a00,irq=40 "
+				 "--device console -o '%s'", dtb);
+	char *dts;
+
+	XT_EQ(r->status, 0);
+	HAS(r->out, "device_tree = \"");
+	/* SPI 40 is the highest: the vGIC needs SPIs 32..40 */
+	HAS(r->out, "\nnr_spis = 9\n");
+	LACKS(r->err, "vGIC must provide");
+	LACKS(r->err, "not libxl's next slot");
+	HAS(r->out, "--device rng,base=0x2000a00,irq=40");
+	dts = decompile(dtb);
+	check_virtio_node(dts, "virtio@2000a00 {",
+			  "reg = <0x00 0x2000a00 0x00 0x200>;",
+			  "interrupts = <0x00 0x08 0x01>;");
+	/* before 4.20 the same blob comes with a warning and no nr_spis */
+	r = run_tool("--xen 4.19 --device rng,base=0x2000a00,irq=40 -o '%s'", dtb);
+	XT_EQ(r->status, 0);
+	LACKS(r->out, "nr_spis");
+	HAS(r->err, "Use --xen 4.20");
+}
+
 static void dt_grants(void)
 {
 	const char *dtb = tmp_path("g.dtb");
@@ -243,9 +293,9 @@ static void xl_417(void)
 		    "    # slot 1: 0x02000200, SPI 34 -> blk\n"
 		    "    'backendtype=standalone,specification=virtio,vdev=xvdb,target=@SLOT_BLOCKDEV@',\n"
 		    "]\n");
-	HAS(r->out, "xen-virtio --domain g1 \\\n"
-		    "    --device rng,base=0x2000000,irq=33 \\\n"
-		    "    --device blk,file=/srv/a,,b.img,base=0x2000200,irq=34\n");
+	HAS(r->out, "#   xen-virtio --domain g1 \\\n"
+		    "#       --device rng,base=0x2000000,irq=33 \\\n"
+		    "#       --device blk,file=/srv/a,,b.img,base=0x2000200,irq=34\n");
 	LACKS(r->out, "virtio = [\n");
 	LACKS(r->out, "device_tree");
 }
@@ -378,6 +428,7 @@ int main(int argc, char **argv)
 {
 	static const struct xt_case cases[] = {
 		XT_CASE(dt_default_layout),
+		XT_CASE(dt_420_nr_spis),
 		XT_CASE(dt_grants),
 		XT_CASE(xl_417),
 		XT_CASE(xl_417_after_libxl_devices),

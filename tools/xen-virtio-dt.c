@@ -76,7 +76,8 @@ static void usage(FILE *f)
 "  -D, --device SPEC       a device: MODEL[,key=value]... as xen-virtio takes\n"
 "                          it, base=0xADDR and irq=N included (repeatable)\n"
 "  -x, --xen VERSION       the Xen whose xl reads the config: 4.17 (default),\n"
-"                          4.18 or later\n"
+"                          4.18 or later; with -o, 4.20 or later also prints\n"
+"                          the nr_spis the devices' interrupts need\n"
 "  -b, --backend DOMID     the domain xen-virtio runs in (default 0)\n"
 "  -g, --grants            the guest uses grant mappings (xen,grant-dma)\n"
 "  -L, --libxl-devices N   the guest has N virtio devices of its own in the\n"
@@ -259,6 +260,9 @@ static int check_layout(const struct dt_options *o)
 {
 	int bad = 0;
 
+	/* xl 4.20's nr_spis gives a device-tree-only device any SPI */
+	if (o->out && o->xen_minor >= 20)
+		return 0;
 	for (unsigned int i = 0; i < o->n; i++) {
 		const struct vslot *s = &o->slots[i];
 		unsigned int slot = o->libxl_devices + i;
@@ -405,11 +409,12 @@ static void print_daemon(const struct dt_options *o)
 {
 	char spec[4096];
 
-	printf("\n# In domain %u, before `xl create`:\nxen-virtio --domain ", o->backend);
+	/* A comment, so that the whole output can be appended to xl.cfg. */
+	printf("\n# In domain %u, before `xl create`:\n#   xen-virtio --domain ", o->backend);
 	print_word(o->domain);
 	for (unsigned int i = 0; i < o->n; i++) {
 		format_spec(&o->slots[i], spec, sizeof(spec));
-		printf(" \\\n    --device ");
+		printf(" \\\n#       --device ");
 		print_word(spec);
 	}
 	printf("\n");
@@ -504,17 +509,35 @@ static int write_fdt(const struct dt_options *o)
 	return rc;
 }
 
+/* What libxl's nr_spis must be for the guest's vGIC to have every SPI. */
+static unsigned int needed_nr_spis(const struct dt_options *o)
+{
+	unsigned int top = 0;
+
+	for (unsigned int i = 0; i < o->n; i++)
+		if (o->slots[i].irq > top)
+			top = o->slots[i].irq;
+	return top - 32 + 1;
+}
+
 static void print_fdt_note(const struct dt_options *o)
 {
 	printf("# xl.cfg: the devices' nodes come from this partial device tree.\n"
 	       "device_tree = \"%s\"\n", o->out);
+	if (o->xen_minor >= 20) {
+		/* xl 4.20 sizes the vGIC to at least nr_spis (it takes the max) */
+		printf("# The guest's vGIC must have their SPIs too (SPI n is nr_spis > n - 32).\n"
+		       "nr_spis = %u\n", needed_nr_spis(o));
+		return;
+	}
 	fprintf(stderr,
 "xen-virtio-dt: warning: the guest's vGIC must provide SPIs");
 	for (unsigned int i = 0; i < o->n; i++)
 		fprintf(stderr, " %u", o->slots[i].irq);
 	fprintf(stderr, ", and libxl (Xen 4.17-4.19) sizes it only for its own virtio\n"
 "devices and passthrough irqs: with xl alone these devices get no interrupt.\n"
-"-o is for toolstacks that size the vGIC themselves.\n");
+"Use --xen 4.20 (its xl has nr_spis), or -o with a toolstack that sizes the\n"
+"vGIC itself, or without -o the disk slots (4.17) or virtio = [...] (4.18+).\n");
 }
 
 static int run(const struct dt_options *o)
