@@ -73,6 +73,27 @@ example_command() {
 		head -n 1 | sed 's/[[:space:]]*&[[:space:]]*$//'
 }
 
+# "4.20" -> 4020: Xen series as comparable numbers.
+series_number() {
+	echo "$1" | awk -F. '{ print $1 * 1000 + $2 }'
+}
+
+# The example NAME-<series>.cfg for this Xen: the newest series not newer
+# than $XEN_SERIES (later libxl keeps the older options), or nothing.
+example_for() {
+	best= best_n=0
+	own=$(series_number "$XEN_SERIES")
+	for f in "$EXAMPLES/$1"-[0-9]*.cfg; do
+		[ -f "$f" ] || continue
+		v=${f##*-}
+		n=$(series_number "${v%.cfg}")
+		if [ "$n" -le "$own" ] && [ "$n" -gt "$best_n" ]; then
+			best=$f best_n=$n
+		fi
+	done
+	echo "$best"
+}
+
 # Start a daemon in the background with its log in a file; sets
 # DAEMON_PID: start_daemon LOG COMMAND...
 start_daemon() {

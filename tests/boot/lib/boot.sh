@@ -17,6 +17,7 @@ XEN_LOG_ARGS_DEMO="loglvl=warning guest_loglvl=error"
 
 PASSED=0
 FAILED=0
+SKIPPED=0
 # check lines seen, for the summary
 declare -a RESULTS=()
 
@@ -24,6 +25,8 @@ result() {
 	local verdict=$1 name=$2 detail=${3:-}
 	if [ "$verdict" = PASS ]; then
 		PASSED=$((PASSED + 1))
+	elif [ "$verdict" = SKIP ]; then
+		SKIPPED=$((SKIPPED + 1))
 	else
 		FAILED=$((FAILED + 1))
 	fi
@@ -128,7 +131,7 @@ boot_lab() {
 
 # Checks the host makes about the boot as a whole.
 boot_checks() {
-	local seen=$((PASSED + FAILED)) reported
+	local seen=$((PASSED + FAILED + SKIPPED)) reported
 	reported=$(sed -n 's/^checks-done count=//p' "$EVENTS")
 	if saw_event dom0-ready; then
 		result PASS lab/boot "Xen and Dom0 up"
@@ -152,8 +155,9 @@ boot_checks() {
 # hypervisor's and Dom0's kernel logs rarely hold the cause: shorter).
 print_logs() {
 	local name f lines
-	for name in xen dom0-dmesg xen-virtio-g1.log xen-virtio-g2.log guest-g1.log guest-g2.log \
-		xl-create-g1.log xl-create-g2.log xl-destroy-g2.log; do
+	for name in xen dom0-dmesg xen-virtio-g1.log xen-virtio-g2.log xen-virtio-g4.log \
+		guest-g1.log guest-g2.log guest-g4.log xl-create-g1.log xl-create-g2.log \
+		xl-create-g4.log xl-destroy-g2.log xl-destroy-g4.log; do
 		f=$LOG_DIR/$name
 		[ -s "$f" ] || continue
 		case $name in xen | dom0-dmesg) lines=60 ;; *) lines=150 ;; esac

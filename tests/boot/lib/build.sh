@@ -14,11 +14,31 @@ DOMU_MODULES=(virtio_mmio virtio_blk virtio-rng virtio_console crc32c_generic ex
 # arm64 packages besides Xen's own that the domains' userspace needs.
 # e2fsprogs: the DomU makes an ext4 file system with mke2fs (busybox has
 # none), Dom0 checks the image with e2fsck once the guest is gone. libe2p
-# is part of libext2fs2 in Debian 12.
-E2FS_DEBS=(e2fsprogs libext2fs2 libcom-err2 libblkid1 libuuid1 libc6)
+# is part of libext2fs2 (Debian 13: libext2fs2t64, after the 64-bit time_t
+# transition).
+if [ "$DEBIAN" = 12 ]; then
+	E2FS_DEBS=(e2fsprogs libext2fs2 libcom-err2 libblkid1 libuuid1 libc6)
+else
+	E2FS_DEBS=(e2fsprogs libext2fs2t64 libcom-err2 libblkid1 libuuid1 libc6)
+fi
 DOM0_DEBS=(busybox-static libc6 libgcc-s1 libfdt1 libuuid1 libyajl2 zlib1g liburing2 "${E2FS_DEBS[@]}")
 DOMU_DEBS=(busybox-static "${E2FS_DEBS[@]}")
-SYSROOT_DEBS=(libfdt-dev libfdt1 liburing-dev liburing2)
+SYSROOT_DEBS=(libfdt-dev libfdt1 liburing-dev liburing2 libyajl-dev libyajl2)
+
+# Debian 12's arm64 libraries link against the cross toolchain's own glibc
+# (2.36, the same release). Debian 13's need a newer one (symbols of
+# GLIBC_2.38 and later): its sysroot carries its own glibc and kernel
+# headers, and the compiler is pointed at them (see daemon_cc). Its packages
+# install under /usr only and rely on the merged-/usr links (/bin, /sbin,
+# /lib) that a real system has: the lab's root file systems make them.
+if [ "$DEBIAN" = 12 ]; then
+	SYSROOT_LIBC=0
+	MERGED_USR=0
+else
+	SYSROOT_LIBC=1
+	MERGED_USR=1
+	SYSROOT_DEBS+=(libc6 libc6-dev linux-libc-dev)
+fi
 
 # The Xen options the lab needs on top of Debian's configuration: ioreq
 # servers on Arm are behind EXPERT (4.17) or UNSUPPORTED (later releases).
@@ -69,6 +89,16 @@ build_xen() {
 	set_stamp "$dir"
 }
 
+# Make the merged-/usr links in a root file system about to be filled.
+merge_usr() {
+	local d
+	[ "$MERGED_USR" = 1 ] || return 0
+	for d in bin sbin lib; do
+		mkdir -p "$1/usr/$d"
+		[ -e "$1/$d" ] || ln -s "usr/$d" "$1/$d"
+	done
+}
+
 # ------------------------------------------------------------------- kernel
 
 # Sets KERNEL_ROOT (the unpacked package), KERNEL_RELEASE and KERNEL_IMAGE.
@@ -80,6 +110,11 @@ unpack_kernel() {
 		rm -rf "$dir"
 		mkdir -p "$dir"
 		dpkg-deb -x "$KERNEL_DEB" "$KERNEL_ROOT"
+		# Debian 13 puts the modules in /usr/lib/modules; depmod -b and
+		# the lab look in /lib/modules.
+		if [ -d "$KERNEL_ROOT/usr/lib/modules" ] && [ ! -e "$KERNEL_ROOT/lib" ]; then
+			ln -s usr/lib "$KERNEL_ROOT/lib"
+		fi
 		set_stamp "$dir"
 	fi
 	KERNEL_RELEASE=$(find "$KERNEL_ROOT/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tail -n 1)
@@ -166,6 +201,8 @@ build_sysroot() {
 	note "unpacking the arm64 cross sysroot"
 	rm -rf "$SYSROOT"
 	mkdir -p "$SYSROOT"
+	# libc.so names /lib/aarch64-linux-gnu/libc.so.6: the links resolve it
+	merge_usr "$SYSROOT"
 	for p in "${debs[@]}"; do dpkg-deb -x "$p" "$SYSROOT"; done
 	set_stamp "$SYSROOT"
 }
@@ -197,14 +234,32 @@ cross_env() {
 
 # ----------------------------------------------------------- xen-virtio
 
+# The C compiler for the daemon. With the sysroot's own glibc, the cross
+# compiler must not see its own: it searches its glibc headers (tool
+# include directory) and libraries before the sysroot's, so the standard
+# include path is given anew (-nostdinc: GCC's own headers, then the
+# sysroot's) and -B/-L put the sysroot's startup files and libraries first.
+# --sysroot makes the absolute paths in libc.so's linker script resolve in
+# the sysroot.
+daemon_cc() {
+	local lib=$SYSROOT/usr/lib/$CROSS
+	if [ "$SYSROOT_LIBC" = 1 ]; then
+		echo "$CROSS-gcc --sysroot=$SYSROOT -nostdinc -isystem $($CROSS-gcc -print-file-name=include)" \
+			"-isystem $SYSROOT/usr/include/$CROSS -isystem $SYSROOT/usr/include -B$lib/ -L$lib"
+	else
+		echo "$CROSS-gcc"
+	fi
+}
+
 # Sets DAEMON_STAGE: the tree's programs, cross-built for arm64 and
 # installed under a staging directory. Always rebuilt from the current
 # tree; the persistent build directory keeps make incremental.
 build_daemon() {
-	local b f
-	# One build directory per sysroot and source tree (a build directory
-	# belongs to the tree it was configured from).
-	DAEMON_BUILD=$CACHE/build/xen-virtio-arm64-$SYSROOT_KEY-$(printf '%s' "$TOP" | short_hash)
+	local b f cc
+	cc=$(daemon_cc)
+	# One build directory per sysroot, compiler and source tree (a build
+	# directory belongs to the tree it was configured from).
+	DAEMON_BUILD=$CACHE/build/xen-virtio-arm64-$SYSROOT_KEY-$(printf '%s\n' "$TOP" "$cc" | short_hash)
 	b=$DAEMON_BUILD
 	[ -f "$TOP/configure.ac" ] || die "$TOP has no configure.ac"
 	[ ! -e "$TOP/config.status" ] ||
@@ -220,7 +275,7 @@ build_daemon() {
 		note "configuring xen-virtio for arm64"
 		logged "$LOG_DIR/daemon-configure.log" cross_env sh -c "cd '$b' && '$TOP/configure' \
 			--host=$CROSS --prefix=/usr --disable-shared --enable-static \
-			CPPFLAGS='-I$SYSROOT/usr/include' \
+			CC='$cc' CPPFLAGS='-I$SYSROOT/usr/include' \
 			LDFLAGS='-L$SYSROOT/usr/lib/$CROSS -Wl,-rpath-link=$SYSROOT/usr/lib/$CROSS'" ||
 			die "configuring xen-virtio for arm64 failed (config.log: $b/config.log)"
 	fi
@@ -315,6 +370,7 @@ build_dom0_base() {
 	rm -rf "$dir"
 	root=$DOM0_BASE_ROOT
 	mkdir -p "$root"
+	merge_usr "$root"
 	for p in "${debs[@]}"; do dpkg-deb -x "$p" "$root"; done
 	strip_docs "$root"
 	rm -rf "$root/usr/lib/xen-$XEN_SERIES/boot" "$root"/usr/lib/python3* \
@@ -351,6 +407,7 @@ build_domu_base() {
 	rm -rf "$dir"
 	root=$DOMU_BASE_ROOT
 	mkdir -p "$root"
+	merge_usr "$root"
 	for p in "${DOMU_DEBS[@]}"; do dpkg-deb -x "${DEB[$p]}" "$root"; done
 	strip_docs "$root"
 	# Only the libraries' runtime matters: the initramfs stays small.
@@ -375,7 +432,7 @@ build_initramfs() {
 	install -m 755 "$LAB_DIR/guest/dom0-init" "$ov/init"
 	install -m 755 "$LAB_DIR/guest/dom0-checks" "$LAB_DIR/guest/dom0-demo" \
 		"$LAB_DIR/guest/dom0-lib.sh" "$ov/etc/xv-lab/"
-	cp "$TOP"/xl-examples/*.cfg "$ov/etc/xen/examples/"
+	cp "$TOP"/xl-examples/*.cfg "$TOP"/xl-examples/*.conf "$ov/etc/xen/examples/"
 	install -m 755 "$PATTERN_TOOL" "$ov/usr/bin/xv-pattern"
 	install -m 755 "$SOCKLINE_TOOL" "$ov/usr/bin/xv-sockline"
 	cp -a "$DAEMON_STAGE/usr/bin/." "$ov/usr/bin/"

@@ -28,7 +28,7 @@ sort_versions_desc() {
 
 # The candidate version apt would install of an arm64 package, or nothing.
 candidate_version() {
-	apt-cache policy "$1:arm64" 2>/dev/null | sed -n 's/^ *Candidate: //p' | grep -v '^(none)$' || true
+	lab_apt_cache policy "$1:arm64" 2>/dev/null | sed -n 's/^ *Candidate: //p' | grep -v '^(none)$' || true
 }
 
 unavailable_mark() {
@@ -60,7 +60,7 @@ apt_download() {
 	local dir=$1 log
 	shift
 	log="$LOG_DIR/download-$(date +%s%N).log"
-	(cd "$dir" && apt-get download -q "$@") >"$log" 2>&1 || { cat "$log" >&2; return 1; }
+	(cd "$dir" && lab_apt_get download -q "$@") >"$log" 2>&1 || { cat "$log" >&2; return 1; }
 }
 
 # The .deb of a package at a version in the shared pool, or nothing.
@@ -94,7 +94,7 @@ fetch_candidates() {
 	local -A cand=()
 	while read -r pkg ver; do
 		cand[$pkg]=$ver
-	done < <(apt-cache policy "${@/%/:arm64}" 2>/dev/null | awk '
+	done < <(lab_apt_cache policy "${@/%/:arm64}" 2>/dev/null | awk '
 		/^[^ ]/ { sub(/:arm64:$/, ""); sub(/:$/, ""); p = $0 }
 		/^ *Candidate:/ && $2 != "(none)" { print p, $2 }')
 	for pkg in "$@"; do
@@ -122,13 +122,41 @@ fetch_candidates() {
 # The arm64 binary packages of source package xen at version $1 that the
 # lab needs: tools, xenstore client, libraries and headers.
 xen_binaries() {
-	apt-cache showsrc xen | awk -v v="$1" '
+	lab_apt_cache showsrc xen | awk -v v="$1" '
 		/^Package:/ { bin = "" }
 		/^Binary:/ { bin = $0 }
 		/^Version:/ && $2 == v { print bin; exit }' |
 		sed 's/^Binary: //; s/, */\n/g' |
 		grep -E '^(xen-utils-[0-9.]+|xen-utils-common|xenstore-utils|libxen.*)$' |
 		grep -v -- '-dbg$'
+}
+
+# The Sources index entry of xen version $1.
+xen_source_entry() {
+	lab_apt_cache showsrc xen | awk -v RS= -v v="$1" 'index($0 "\n", "\nVersion: " v "\n") { print; exit }'
+}
+
+# A mirror may serve a source package's tarballs but not its .dsc. The
+# Sources index carries the .dsc's fields with every file's checksums:
+# write an (unsigned) .dsc from it into directory $2 when every other file
+# of xen version $1 is there. dpkg-source -x verifies the checksums.
+rebuild_dsc() {
+	local v=$1 dir=$2 entry f
+	entry=$(xen_source_entry "$v")
+	[ -n "$entry" ] || return 1
+	for f in $(awk '/^[^ ]/ { files = /^Files:/ } files && /^ / { print $3 }' <<<"$entry"); do
+		case $f in
+		*.dsc) ;;
+		*) [ -s "$dir/$f" ] || return 1 ;;
+		esac
+	done
+	f=$(awk '/^[^ ]/ { files = /^Files:/ } files && /^ / && $3 ~ /\.dsc$/ { print $3 }' <<<"$entry")
+	[ -n "$f" ] || return 1
+	awk '
+		/^[^ ]/ { keep = 0 }
+		/^Package:/ { print "Source: " $2 }
+		/^(Format|Binary|Architecture|Version|Files|Checksums-Sha256):/ { keep = 1; print; next }
+		/^ / && keep && $NF !~ /\.dsc$/ { print }' <<<"$entry" >"$dir/$f"
 }
 
 # Download source and arm64 binaries of xen version $1 into $CACHE/xen/$1.
@@ -141,11 +169,15 @@ fetch_xen_version() {
 	tmp=$dir.tmp
 	rm -rf "$tmp"
 	mkdir -p "$tmp/src" "$tmp/debs"
-	if ! (cd "$tmp/src" && apt-get source -q --download-only "xen=$v") >"$LOG_DIR/xen-source-$v.log" 2>&1; then
-		note "xen $v: source package not downloadable"
-		mark_if_missing xen "$v" "$LOG_DIR/xen-source-$v.log"
-		rm -rf "$tmp"
-		return 1
+	if ! (cd "$tmp/src" && lab_apt_get source -q --download-only "xen=$v") >"$LOG_DIR/xen-source-$v.log" 2>&1; then
+		if rebuild_dsc "$v" "$tmp/src"; then
+			note "xen $v: the mirror has no .dsc; written from the Sources index"
+		else
+			note "xen $v: source package not downloadable"
+			mark_if_missing xen "$v" "$LOG_DIR/xen-source-$v.log"
+			rm -rf "$tmp"
+			return 1
+		fi
 	fi
 	while read -r p; do pkgs+=("$p:arm64=$v"); done < <(xen_binaries "$v")
 	[ ${#pkgs[@]} -gt 3 ] || die "cannot list the binary packages of xen $v"
@@ -176,7 +208,7 @@ resolve_xen() {
 				XEN_VERSION=$v
 				break
 			fi
-		done < <(apt-cache showsrc xen | sed -n 's/^Version: //p' | sort_versions_desc)
+		done < <(lab_apt_cache showsrc xen | sed -n 's/^Version: //p' | sort_versions_desc)
 		[ -n "$XEN_VERSION" ] ||
 			die "no xen version has both its source and arm64 binaries downloadable (tried: ${tried[*]:-none}; failures are retried after $UNAVAILABLE_TTL minutes, or remove $CACHE/unavailable)"
 	fi
@@ -187,7 +219,8 @@ resolve_xen() {
 }
 
 # Sets KERNEL_PKG, KERNEL_VERSION, KERNEL_DEB: the newest Linux
-# $KERNEL_SERIES arm64 image package that downloads.
+# $KERNEL_SERIES arm64 image package that downloads. Debian 12 names them
+# linux-image-6.1.0-<abi>-arm64, Debian 13 linux-image-6.12.<n>+deb13[.<m>]-arm64.
 resolve_kernel() {
 	local name ver f tried=()
 	KERNEL_DEB=
@@ -209,8 +242,8 @@ resolve_kernel() {
 		KERNEL_VERSION=$ver
 		KERNEL_DEB=$f
 		break
-	done < <(apt-cache pkgnames "linux-image-$KERNEL_SERIES" |
-		grep -E "^linux-image-${KERNEL_SERIES//./\\.}\.[0-9]+-[0-9]+-arm64$" | sort -V -r)
+	done < <(lab_apt_cache pkgnames "linux-image-$KERNEL_SERIES" |
+		grep -E "^linux-image-${KERNEL_SERIES//./\\.}\.[0-9]+(-[0-9]+|\+deb[0-9]+[.+0-9]*)-arm64$" | sort -V -r)
 	[ -n "$KERNEL_DEB" ] ||
 		die "no linux-image-$KERNEL_SERIES.*-arm64 package is downloadable (tried: ${tried[*]:-none})"
 }

@@ -46,30 +46,31 @@ add_deb_src() {
 		die "no Debian deb entries found to derive deb-src entries from"
 }
 
-# True when apt's lists know the arm64 packages and the xen source package.
-apt_lists_ready() {
-	apt-cache show busybox-static:arm64 >/dev/null 2>&1 &&
-		grep -q '^Version:' <<<"$(apt-cache showsrc xen 2>/dev/null)"
-}
-
+# Debian 12 takes its arm64 packages and the xen source from the host's
+# apt (arm64 added as a foreign architecture, deb-src entries derived from
+# the configured mirrors); Debian 13 from a private configuration (apt.sh),
+# so the host's apt only installs the host's tools.
 host_setup() {
 	local need_update=0 missing
 	[ "$(id -u)" -eq 0 ] || die "run as root: the lab installs packages and uses apt-get"
 	if ! command -v dpkg >/dev/null || ! command -v apt-get >/dev/null; then
 		die "the boot lab needs a Debian (12) host with apt"
 	fi
-	if ! grep -qx arm64 <<<"$(dpkg --print-foreign-architectures)"; then
-		note "adding arm64 as a foreign architecture"
-		dpkg --add-architecture arm64
-		need_update=1
-	fi
-	if ! have_deb_src; then
-		note "adding deb-src entries derived from the configured mirrors"
-		add_deb_src
-		need_update=1
+	if [ "$DEBIAN" = 12 ]; then
+		if ! grep -qx arm64 <<<"$(dpkg --print-foreign-architectures)"; then
+			note "adding arm64 as a foreign architecture"
+			dpkg --add-architecture arm64
+			need_update=1
+		fi
+		if ! have_deb_src; then
+			note "adding deb-src entries derived from the configured mirrors"
+			add_deb_src
+			need_update=1
+		fi
+		apt_lists_ready || need_update=1
 	fi
 	missing=$(missing_host_packages)
-	if [ "$need_update" -eq 1 ] || [ -n "$missing" ] || ! apt_lists_ready; then
+	if [ "$need_update" -eq 1 ] || [ -n "$missing" ]; then
 		note "apt-get update"
 		logged "$LOG_DIR/apt-update.log" apt-get update ||
 			die "apt-get update failed"
@@ -81,5 +82,7 @@ host_setup() {
 			apt-get install -y --no-install-recommends $missing ||
 			die "installing host packages failed"
 	fi
-	apt_lists_ready || die "apt knows no arm64 packages or no xen source package after apt-get update"
+	if [ "$DEBIAN" = 12 ]; then
+		apt_lists_ready || die "apt knows no arm64 packages or no xen source package after apt-get update"
+	fi
 }
