@@ -62,7 +62,12 @@ void vlogv(enum vlog_level level, const char *fmt, va_list ap)
 	if ((int)level > atomic_load(&log_level))
 		return;
 	if (log_syslog) {
-		vsyslog(prio[level], fmt, ap);
+		if (log_tag[0]) {
+			vsnprintf(line, sizeof(line), fmt, ap);
+			syslog(prio[level], "%s: %s", log_tag, line);
+		} else {
+			vsyslog(prio[level], fmt, ap);
+		}
 		errno = saved;
 		return;
 	}

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(build-essential autoconf automake libtool pkg-config
-      libxen-dev libfdt-dev liburing-dev linux-libc-dev
+      libxen-dev libfdt-dev liburing-dev libyajl-dev linux-libc-dev
       clang libclang-rt-14-dev device-tree-compiler)
 
 missing=()

@@ -38,6 +38,8 @@ include tests/blk.mk
 include tests/console.mk
 include tests/xen.mk
 include tests/dt.mk
+include tests/dm.mk
+include tests/svc.mk
 
 check_PROGRAMS += $(XV_TESTS)
 

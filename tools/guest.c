@@ -23,6 +23,7 @@
 #include "irq.h"
 #include "log.h"
 #include "mmio.h"
+#include "svc_conf.h"
 #include "xengmem.h"
 #include "xenio.h"
 #include "xs.h"
@@ -49,7 +50,10 @@ struct guest {
 	struct xirq *xirq;
 	struct vloop *loop;
 	bool enabled;
-	bool connect_pending;		/* nodes in InitWait, guest not run yet */
+	bool connect_pending;
+	bool nodes_seen;		/* libxl declared at least one device */
+	struct xvconf *conf;		/* device options per node, or NULL */
+	char name[64];			/* the domain's name, for conf */		/* nodes in InitWait, guest not run yet */
 	unsigned int n_slots;
 	struct slot *slots[VSLOT_MAX];
 };
@@ -131,27 +135,79 @@ static bool node_known(struct guest *g, const char *path)
 	return false;
 }
 
-/* The device a node asks for when no --device claimed its window. */
-static int node_opts(const struct xvxs_node *nd, struct vopts *o)
+static const struct vdev_model *model_of_type(const char *type)
 {
-	char err[128];
-	const struct vdev_model *m = NULL;
+	const struct vdev_model *m;
 	unsigned long id;
 
+	/* "virtio,device<hex id>", as in the device-tree binding */
+	if (sscanf(type, "virtio,device%lx", &id) != 1)
+		return NULL;
+	for (unsigned int i = 0; (m = vdev_model_at(i)); i++)
+		if (m->device_id == id)
+			return m;
+	return NULL;
+}
+
+/* The options of a node's device from the configuration file: 1 if a rule
+ * matched, 0 if none did, -errno (logged) if it is unusable. */
+static int conf_opts(struct guest *g, const struct xvxs_node *nd,
+		     struct vopts *o)
+{
+	char spec[1024], err[256];
+	const struct vdev_model *m;
+	int rc;
+
+	rc = xvconf_lookup(g->conf, g->name, g->domid, nd->kind, nd->devid,
+			   spec, sizeof(spec));
+	if (rc <= 0) {
+		if (rc < 0)
+			log_err("%s: the configuration's rule for guest '%s' does not expand (%s)",
+				nd->path, g->name, rc == -ENOSPC ? "too long" : "unsafe guest name");
+		return rc;
+	}
+	if (vopts_parse(o, spec, err, sizeof(err))) {
+		log_err("%s: configured device '%s': %s", nd->path, spec, err);
+		return -EINVAL;
+	}
+	m = model_of_type(nd->type);
+	if (!strcmp(nd->kind, "virtio") && m && strcmp(m->name, o->model))
+		log_warn("%s: libxl declared type '%s' (%s), the configuration serves %s",
+			 nd->path, nd->type, m->name, o->model);
+	log_info("%s: configured as %s", nd->path, spec);
+	return 1;
+}
+
+/* The device a node asks for when no --device claimed its window. */
+static int node_opts(struct guest *g, const struct xvxs_node *nd,
+		     struct vopts *o)
+{
+	char err[128];
+	const struct vdev_model *m;
+	int rc = conf_opts(g, nd, o);
+
+	if (rc < 0)
+		return rc;
 	if (!strcmp(nd->kind, "virtio_disk")) {
-		if (vopts_parse(o, "blk", err, sizeof(err)) ||
-		    vopts_set(o, "file", nd->params) ||
-		    vopts_set(o, "readonly", nd->readonly ? "on" : "off"))
+		if (!rc && vopts_parse(o, "blk", err, sizeof(err)))
 			return -EINVAL;
+		/* A slot may hold another model: only a disk takes params. */
+		if (strcmp(o->model, "blk"))
+			return 0;
+		/* libxl's params and mode unless the configuration says */
+		if ((!vopts_get(o, "file") && vopts_set(o, "file", nd->params)) ||
+		    (!vopts_get(o, "readonly") &&
+		     vopts_set(o, "readonly", nd->readonly ? "on" : "off"))) {
+			vopts_free(o);
+			return -EINVAL;
+		}
 		return 0;
 	}
-	/* "virtio,device<hex id>", as in the device-tree binding */
-	if (sscanf(nd->type, "virtio,device%lx", &id) == 1)
-		for (unsigned int i = 0; (m = vdev_model_at(i)); i++)
-			if (m->device_id == id)
-				break;
+	if (rc)
+		return 0;
+	m = model_of_type(nd->type);
 	if (!m) {
-		log_err("%s: no device model for type '%s' (give one with --device base=0x%" PRIx64 ",...)",
+		log_err("%s: no device model for type '%s' (give one with --device base=0x%" PRIx64 ",... or a configuration rule)",
 			nd->path, nd->type, nd->base);
 		return -ENOENT;
 	}
@@ -202,7 +258,7 @@ static void attach_node(struct guest *g, const struct xvxs_node *nd)
 		char err[256], name[32];
 		struct vdev *dev;
 
-		if (node_opts(nd, &o))
+		if (node_opts(g, nd, &o))
 			return;
 		snprintf(name, sizeof(name), "%.16s%u", o.model, g->n_slots);
 		dev = vdev_new(&o, name, err, sizeof(err));
@@ -226,6 +282,8 @@ static void scan_nodes(struct guest *g)
 	struct xvxs_node nodes[VSLOT_MAX];
 	int n = xvxs_list_nodes(g->xs, g->self, g->domid, nodes, VSLOT_MAX);
 
+	if (n > 0)
+		g->nodes_seen = true;
 	for (int i = 0; i < n; i++)
 		attach_node(g, &nodes[i]);
 }
@@ -360,6 +418,8 @@ static int setup_xenstore(struct guest *g)
 		return -1;
 	}
 	g->self = xvxs_self_domid(g->xs);
+	if (xvxs_domain_name(g->xs, g->domid, g->name, sizeof(g->name)))
+		snprintf(g->name, sizeof(g->name), "domain-%u", g->domid);
 	if (!xs_watch(g->xs, "@releaseDomain", "release") || watch_backends(g)) {
 		log_err("cannot watch xenstore: %m");
 		return -1;
@@ -385,7 +445,8 @@ static void wait_for_nodes(struct guest *g, double wait)
 	double end = now() + wait;
 
 	scan_nodes(g);
-	while (!g->n_slots && now() < end && domain_alive(g)) {
+	/* Nodes that could not be served (logged) end the wait too. */
+	while (!g->n_slots && !g->nodes_seen && now() < end && domain_alive(g)) {
 		usleep(50000);
 		scan_nodes(g);
 	}
@@ -400,6 +461,13 @@ struct guest *guest_new(const struct guest_config *c)
 		return NULL;
 	g->domid = c->domid;
 	vdev_register_builtin();
+	if (c->config) {
+		g->conf = xvconf_load(c->config, err, sizeof(err));
+		if (!g->conf) {
+			log_err("%s", err);
+			goto fail_devs;
+		}
+	}
 	if (open_xen(g) || setup_xenstore(g))
 		goto fail_devs;
 	for (unsigned int i = 0; i < c->n_slots; i++) {
@@ -477,5 +545,6 @@ void guest_free(struct guest *g)
 	if (g->xch)
 		xc_interface_close(g->xch);
 	vloop_free(g->loop);
+	xvconf_free(g->conf);
 	free(g);
 }

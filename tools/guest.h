@@ -21,6 +21,7 @@ struct guest_config {
 	unsigned int n_slots;
 	int use_xenstore;		/* serve libxl's backend nodes */
 	double wait;			/* seconds to wait for the first node */
+	const char *config;		/* options for nodes (svc_conf.h), or NULL */
 };
 
 /* Set up everything for the guest. NULL on error (logged). */

@@ -17,8 +17,11 @@
 
 #include "config.h"
 #include "devices.h"
+#include "dm.h"
 #include "guest.h"
 #include "log.h"
+#include "service.h"
+#include "svc_conf.h"
 #include "xs.h"
 
 struct options {
@@ -26,6 +29,11 @@ struct options {
 	const char *domain;
 	double wait;
 	int use_xenstore;
+	int service;
+	const char *config;
+	const char *argv0;
+	char *child_args[12];		/* what --service passes on */
+	unsigned int n_child_args;
 	unsigned int n_slots;
 	struct vslot slots[VSLOT_MAX];
 	struct vdev *devs[VSLOT_MAX];
@@ -35,6 +43,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "Usage: xen-virtio (--domid N | --domain NAME) [--device SPEC]... [options]\n"
+"       xen-virtio --service [--config FILE] [options]\n"
 "Serve virtio-mmio devices to a Xen guest as an ioreq server.\n"
 "\n"
 "  -d, --domid N         the guest's domain id\n"
@@ -46,6 +55,11 @@ static void usage(FILE *f)
 "  -w, --wait SECONDS    how long --domain waits for the domain, and without\n"
 "                        --device for its first virtio node (default 30)\n"
 "      --no-xenstore     ignore libxl's virtio backend nodes\n"
+"  -c, --config FILE     device options for libxl's backend nodes, one rule\n"
+"                        a line: GUEST NODE SPEC (see the manual page)\n"
+"      --service         serve every guest libxl creates with virtio nodes,\n"
+"                        each from its own process (--config defaults to\n"
+"                        " XV_SERVICE_CONF " when that exists)\n"
 "  -l, --log-level L     error, warn, info (default) or debug\n"
 "      --log-file PATH   log there instead of stderr\n"
 "      --syslog          log to syslog\n"
@@ -56,6 +70,10 @@ static void usage(FILE *f)
 "(disk = [ '...,specification=virtio' ], Xen 4.17) and every virtio = [...]\n"
 "device (Xen 4.18+) is served; a --device whose base matches such a node is\n"
 "served in its place.\n"
+"\n"
+"Started by libxl in place of QEMU (xl.cfg: device_model_override), it\n"
+"takes QEMU's command line and answers libxl's QMP; its own options then\n"
+"come from device_model_args = [ \"--device\", \"SPEC\", ... ].\n"
 "\n"
 "Device models:\n");
 	vdev_register_builtin();
@@ -132,6 +150,63 @@ static int set_log(const char *level, const char *file, int use_syslog)
 	return 0;
 }
 
+/* Each guest's process reads it again; a broken file is an error now. */
+static int check_config(const char *path)
+{
+	char err[256];
+	struct xvconf *c;
+
+	if (!path)
+		return 0;
+	c = xvconf_load(path, err, sizeof(err));
+	if (!c) {
+		fprintf(stderr, "xen-virtio: %s\n", err);
+		return -1;
+	}
+	xvconf_free(c);
+	return 0;
+}
+
+static int check_service(struct options *o)
+{
+	if (o->domid >= 0 || o->domain || o->n_slots || !o->use_xenstore) {
+		fprintf(stderr, "xen-virtio: --service takes none of --domid, --domain, --device, --no-xenstore\n");
+		return -1;
+	}
+	if (!o->config && !access(XV_SERVICE_CONF, F_OK))
+		o->config = XV_SERVICE_CONF;
+	return check_config(o->config);
+}
+
+/* The options a guest's process gets from the service. */
+static int child_args(struct options *o, const char *level, const char *file,
+		      int use_syslog)
+{
+	static char wait[16];
+	char **a = o->child_args;
+	unsigned int n = 0;
+
+	snprintf(wait, sizeof(wait), "%.0f", o->wait);
+	a[n++] = "--wait";
+	a[n++] = wait;
+	if (o->config) {
+		a[n++] = "--config";
+		a[n++] = (char *)o->config;
+	}
+	if (level) {
+		a[n++] = "--log-level";
+		a[n++] = (char *)level;
+	}
+	if (file) {
+		a[n++] = "--log-file";
+		a[n++] = (char *)file;
+	}
+	if (use_syslog)
+		a[n++] = "--syslog";
+	o->n_child_args = n;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -140,6 +215,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "device", required_argument, NULL, 'D' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "no-xenstore", no_argument, NULL, 'X' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "service", no_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log-file", required_argument, NULL, 'F' },
 		{ "syslog", no_argument, NULL, 'S' },
@@ -156,7 +233,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->wait = 30;
 	o->use_xenstore = 1;
 	vdev_register_builtin();
-	while ((c = getopt_long(argc, argv, "d:n:D:w:l:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:D:w:c:l:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if (parse_number(optarg, 0x7fef, &o->domid)) {
@@ -180,6 +257,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'X':
 			o->use_xenstore = 0;
+			break;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 's':
+			o->service = 1;
 			break;
 		case 'l':
 			level = optarg;
@@ -205,10 +288,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "xen-virtio: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
+	if (o->service)
+		return check_service(o) ?: set_log(level, file, use_syslog) ?:
+			child_args(o, level, file, use_syslog);
 	if ((o->domid < 0) == !o->domain) {
 		fprintf(stderr, "xen-virtio: give exactly one of --domid and --domain\n");
 		return -1;
 	}
+	if (check_config(o->config))
+		return -1;
 	if (vslot_assign(o->slots, o->n_slots, err, sizeof(err))) {
 		fprintf(stderr, "xen-virtio: %s\n", err);
 		return -1;
@@ -267,6 +355,7 @@ static int serve(struct options *o)
 {
 	struct guest_config c;
 	struct guest *g;
+	char tag[16];
 	uint32_t domid;
 	int sfd, rc;
 
@@ -275,16 +364,33 @@ static int serve(struct options *o)
 		log_err("cannot set up signal handling: %m");
 		return 1;
 	}
+	if (o->service) {
+		struct xvsvc_config sc = {
+			.exe = "/proc/self/exe", .argv0 = o->argv0,
+			.child_args = o->child_args,
+			.n_child_args = o->n_child_args,
+		};
+
+		vlog_set_tag("service");
+		rc = xvsvc_run(&sc, sfd);
+		close(sfd);
+		log_info("exiting");
+		return rc ? 1 : 0;
+	}
 	if (o->domain) {
 		if (wait_for_domain(o->domain, o->wait, &domid))
 			return 1;
 	} else {
 		domid = o->domid;
 	}
+	/* Lines of several guests' backends may share one log (service mode). */
+	snprintf(tag, sizeof(tag), "dom%u", domid);
+	vlog_set_tag(tag);
 	c = (struct guest_config){
 		.domid = domid, .slots = o->slots, .devs = o->devs,
 		.n_slots = o->n_slots,
 		.use_xenstore = o->use_xenstore, .wait = o->wait,
+		.config = o->config,
 	};
 	g = guest_new(&c);
 	if (!g)
@@ -298,11 +404,15 @@ static int serve(struct options *o)
 
 int main(int argc, char **argv)
 {
-	struct options *o = calloc(1, sizeof(*o));
+	struct options *o;
 	int rc;
 
+	if (xvdm_is_qemu_argv(argc, argv))	/* started by libxl as its QEMU */
+		return xvdm_main(argc, argv);
+	o = calloc(1, sizeof(*o));
 	if (!o)
 		return 1;
+	o->argv0 = argv[0];
 	rc = parse_args(argc, argv, o) ? 2 : serve(o);
 	for (unsigned int i = 0; i < o->n_slots; i++) {
 		vdev_free(o->devs[i]);	/* those guest_new did not take */

@@ -15,7 +15,8 @@ static char *read_key(struct xs_handle *xs, const char *dir, const char *key)
 	char path[256];
 	unsigned int len;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, key) >= sizeof(path))
+		return NULL;
 	return xs_read(xs, XBT_NULL, path, &len);
 }
 
@@ -115,7 +116,7 @@ static int list_kind(struct xs_handle *xs, uint32_t self, uint32_t fe,
 		/* libxl writes a node in one transaction: partial means foreign */
 		if (read_node(xs, nd))
 			found++;
-		else
+		else if (xvxs_state(xs, nd->path) >= 0)	/* not being removed */
 			log_warn("%s: no usable base/irq, ignored", nd->path);
 	}
 	free(devs);
@@ -150,4 +151,62 @@ int xvxs_set_state(struct xs_handle *xs, const char *node_path, int state)
 		return -errno;
 	}
 	return 0;
+}
+
+int xvxs_domain_name(struct xs_handle *xs, uint32_t domid, char *out,
+		     size_t len)
+{
+	char dir[64], *v;
+
+	snprintf(dir, sizeof(dir), "/local/domain/%u", domid);
+	v = read_key(xs, dir, "name");
+	if (!v)
+		return -ENOENT;
+	snprintf(out, len, "%s", v);
+	free(v);
+	return 0;
+}
+
+static bool has_initialising(struct xs_handle *xs, uint32_t self, uint32_t fe)
+{
+	struct xvxs_node nodes[32];
+	int k = xvxs_list_nodes(xs, self, fe, nodes, 32);
+
+	for (int j = 0; j < k; j++)
+		if (xvxs_state(xs, nodes[j].path) == XVXS_STATE_INITIALISING)
+			return true;
+	return false;
+}
+
+/* Frontends of one kind that have a node in state Initialising. */
+static int list_new_kind(struct xs_handle *xs, uint32_t self, const char *kind,
+			 uint32_t *out, unsigned int n, unsigned int max)
+{
+	char dir[128], **fes;
+	unsigned int nfe, m;
+
+	snprintf(dir, sizeof(dir), "/local/domain/%u/backend/%s", self, kind);
+	fes = xs_directory(xs, XBT_NULL, dir, &nfe);
+	for (unsigned int i = 0; fes && i < nfe && n < max; i++) {
+		char *end;
+		unsigned long fe = strtoul(fes[i], &end, 10);
+
+		/* DOMID_FIRST_RESERVED and up are not guests */
+		if (*end || end == fes[i] || fe >= 0x7ff0)
+			continue;
+		for (m = 0; m < n && out[m] != fe; m++)
+			;
+		if (m == n && has_initialising(xs, self, fe))
+			out[n++] = fe;
+	}
+	free(fes);
+	return n;
+}
+
+int xvxs_list_new_frontends(struct xs_handle *xs, uint32_t self,
+			    uint32_t *out, unsigned int max)
+{
+	unsigned int n = list_new_kind(xs, self, "virtio_disk", out, 0, max);
+
+	return list_new_kind(xs, self, "virtio", out, n, max);
 }

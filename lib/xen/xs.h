@@ -15,10 +15,12 @@
 #define XV_XEN_XS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct xs_handle;
 
+#define XVXS_STATE_INITIALISING 1
 #define XVXS_STATE_INITWAIT 2
 #define XVXS_STATE_CONNECTED 4
 #define XVXS_STATE_CLOSING 5
@@ -40,6 +42,15 @@ struct xvxs_node {
 uint32_t xvxs_self_domid(struct xs_handle *xs);
 /* 0 and *domid if a domain of that name exists, -ENOENT otherwise. */
 int xvxs_find_domain(struct xs_handle *xs, const char *name, uint32_t *domid);
+/* The domain's name into out; -ENOENT if it has none. */
+int xvxs_domain_name(struct xs_handle *xs, uint32_t domid, char *out,
+		     size_t len);
+/*
+ * Frontend domids with at least one node still Initialising (libxl is
+ * creating the guest and waits for a backend), up to max; the count.
+ */
+int xvxs_list_new_frontends(struct xs_handle *xs, uint32_t self,
+			    uint32_t *out, unsigned int max);
 /* Fill up to max nodes for frontend fe; returns the count, or -errno. */
 int xvxs_list_nodes(struct xs_handle *xs, uint32_t self, uint32_t fe,
 		    struct xvxs_node *out, unsigned int max);

@@ -51,12 +51,32 @@ XV_FUZZ_IOREQ_SRC = $(srcdir)/tests/fuzz/fuzz_ioreq.c \
 	$(srcdir)/lib/log.c $(srcdir)/lib/gmem.c $(srcdir)/lib/gmem_plain.c \
 	$(srcdir)/lib/xen/ioreq_handle.c
 
+# The QMP input of the device-model mode (tools/qmp_proto.c), with libyajl.
+if HAVE_YAJL
+XV_FUZZ_DRIVERS += tests/fuzz/fuzz_qmp_driver
+tests_fuzz_fuzz_qmp_driver_SOURCES = tests/fuzz/driver.c tests/fuzz/fuzz_qmp.c \
+	tools/qmp_proto.c tools/qmp_proto.h
+tests_fuzz_fuzz_qmp_driver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools
+tests_fuzz_fuzz_qmp_driver_CFLAGS = $(AM_CFLAGS) $(YAJL_CFLAGS)
+tests_fuzz_fuzz_qmp_driver_LDADD = lib/libxenvirtio.la $(YAJL_LIBS)
+endif
+XV_FUZZ_QMP_SRC = $(srcdir)/tests/fuzz/fuzz_qmp.c $(srcdir)/tools/qmp_proto.c \
+	$(srcdir)/lib/log.c
+
 if HAVE_LIBFUZZER
 XV_FUZZ_LIBFUZZER = tests/fuzz/fuzz_virtq tests/fuzz/fuzz_mmio
 if XEN
 XV_FUZZ_LIBFUZZER += tests/fuzz/fuzz_ioreq
 endif
+if HAVE_YAJL
+XV_FUZZ_LIBFUZZER += tests/fuzz/fuzz_qmp
+endif
 CLEANFILES += $(XV_FUZZ_LIBFUZZER)
+
+tests/fuzz/fuzz_qmp: $(XV_FUZZ_QMP_SRC) $(srcdir)/tools/qmp_proto.h
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(FUZZ_CC) $(XV_FUZZ_CFLAGS) -I$(top_srcdir)/tools $(YAJL_CFLAGS) \
+		-o $@ $(XV_FUZZ_QMP_SRC) $(YAJL_LIBS)
 
 tests/fuzz/fuzz_ioreq: $(XV_FUZZ_IOREQ_SRC) $(XV_FUZZ_HDRS) $(srcdir)/lib/xen/ioreq_handle.h
 	@$(MKDIR_P) tests/fuzz
