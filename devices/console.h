@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * virtio-console internals shared by console.c (the model: options, config
- * space, reset), console_ctrl.c (the MULTIPORT control queues) and
- * console_port.c (one port's bytes between its two queues and its host
- * side: a pty, a unix socket client or a log file).
+ * space, size tracking, reset), console_ctrl.c (the MULTIPORT control
+ * queues) and console_port.c (one port's bytes between its two queues and
+ * its host side: a pty, a unix socket client or a log file).
  *
  * Threads. Everything runs in the device's worker with dev->lock and the
- * guest-memory read lock held, except create and destroy (no worker) and
- * con_reset() (the transport's thread, dev->lock held). con_reset() only
- * forgets queue state; the watched fds are added and removed by the worker
- * alone, whose handlers notice a queue that is no longer live and stop
- * watching.
+ * guest-memory read lock held, except create and destroy (no worker), and
+ * con_reset() and the emergency write (the transport's thread, dev->lock
+ * held). Those two only forget queue state or write to a host fd; the
+ * watched fds are added and removed by the worker alone (or by create),
+ * whose handlers notice a queue that is no longer live and stop watching.
  */
 #ifndef XV_CONSOLE_H
 #define XV_CONSOLE_H
@@ -24,6 +24,8 @@
 #include "vdev.h"
 
 #define CON_NAME_MAX	64	/* port name bytes, without the NUL */
+/* Port 0 and the control queues, then two queues per extra port. */
+#define CON_MAX_PORTS	((VDEV_MAX_QUEUES - 2) / 2)
 
 enum con_backend {
 	CON_PTY,	/* default: a new pty; its path is logged */
@@ -62,11 +64,24 @@ struct con_port {
 /* A control message for the driver, waiting for a control receive buffer. */
 struct con_msg {
 	struct virtio_console_control hdr;
-	uint32_t len;		/* sizeof(hdr) + name bytes */
-	char name[CON_NAME_MAX];
+	uint32_t len;		/* sizeof(hdr) + payload bytes */
+	char payload[CON_NAME_MAX];	/* a port name, or a size */
 };
 
-#define CON_MSG_QUEUE	64
+/*
+ * VIRTIO_CONSOLE_RESIZE payload as Linux reads it: rows first. The virtio
+ * spec (1.2, 5.3.6.2) has cols first, but Linux has read rows first since
+ * 2.6.35; its 2025 change to the spec's order (6.15, 6.16 and the stable
+ * kernels that took it) was reverted for compatibility, and QEMU follows
+ * Linux.
+ */
+struct con_resize {
+	__le16 rows;
+	__le16 cols;
+};
+
+/* Room for what DEVICE_READY and every port's PORT_READY bring. */
+#define CON_MSG_QUEUE	128
 
 struct con {
 	struct vdev *dev;
@@ -78,6 +93,10 @@ struct con {
 	struct virtq_elem *ctrl_tx_elem;
 	struct con_msg msgs[CON_MSG_QUEUE];	/* FIFO to the driver */
 	unsigned int msg_head, msg_count;
+
+	uint16_t cols, rows;	/* console size in config space */
+	bool size_known;	/* port 0 is a pty whose size is set */
+	int size_timer;		/* timerfd: polls the pty's size; -1 */
 };
 
 /* Queue numbers of the control queues (virtio 1.2, 5.3.2). */
@@ -91,9 +110,12 @@ bool con_elem_fit(struct virtq_elem **e, struct virtq *vq);
 
 /* ---- console_port.c ---- */
 
-/* Parse port 0's backend options (pty, socket=, log=, path=) and open it. */
-int con_port_open(struct con_port *p, struct vopts *o, char *err,
-		  size_t errlen);
+/*
+ * Parse a port's backend options and open it: socket=, log=, path= (pty),
+ * each key preceded by prefix ("" for port 0, "port1." for port 1).
+ */
+int con_port_open(struct con_port *p, struct vopts *o, const char *prefix,
+		  char *err, size_t errlen);
 void con_port_close(struct con_port *p);
 /* Start watching what the worker must watch even with no queue (listen). */
 void con_port_arm(struct con_port *p);
@@ -105,18 +127,27 @@ void con_port_rx(struct con_port *p);
 bool con_port_host_open(const struct con_port *p);
 /* Forget popped chains (device reset; transport thread). */
 void con_port_reset(struct con_port *p);
-/* Columns and rows the host side has (80x25 if it has none). */
-void con_port_size(const struct con_port *p, uint16_t *cols, uint16_t *rows);
+/* Columns and rows of the host side; false (and 80x25) if it has none. */
+bool con_port_size(const struct con_port *p, uint16_t *cols, uint16_t *rows);
+/*
+ * One byte of emergency output (VIRTIO_CONSOLE_F_EMERG_WRITE), straight to
+ * the host side, ahead of transmitq bytes still waiting there; dropped if
+ * the host side cannot take it at once. Any thread, dev->lock held.
+ */
+void con_port_emerg_write(struct con_port *p, uint8_t byte);
 
 /* ---- console_ctrl.c ---- */
 
 void con_ctrl_tx(struct con *c);
 void con_ctrl_rx(struct con *c);
-/* Queue a message for the driver and send what control buffers allow. */
+/* Queue a message (header and len bytes of payload, len <= CON_NAME_MAX)
+ * for the driver and send what control buffers allow. */
 void con_ctrl_send(struct con *c, uint32_t id, uint16_t event, uint16_t value,
-		   const char *name);
+		   const void *payload, size_t len);
 /* The host side of port p connected or went away (no-op without MULTIPORT). */
 void con_ctrl_host_open(struct con_port *p, bool open);
+/* Tell the driver port 0's size (no-op unless its console is set up). */
+void con_ctrl_resize(struct con *c);
 void con_ctrl_reset(struct con *c);
 
 #endif

@@ -2,11 +2,14 @@
 /*
  * virtio-console control queues (VIRTIO_CONSOLE_F_MULTIPORT, virtio 1.2,
  * 5.3.6.2). The driver says DEVICE_READY; the device announces each port
- * with PORT_ADD; the driver answers PORT_READY; the device then marks the
- * console port (CONSOLE_PORT), names the port (PORT_NAME) and says whether
- * its host side is connected (PORT_OPEN). The driver's PORT_OPEN tells when
- * a guest program has the port open: host input is read for a port only
- * then, since Linux discards what arrives on a closed port.
+ * with PORT_ADD; the driver answers PORT_READY per port; the device then
+ * marks port 0 as the console (CONSOLE_PORT) and gives its size (RESIZE,
+ * when its host side has one), names the port (PORT_NAME) and says whether
+ * its host side is connected (PORT_OPEN), and later PORT_OPEN 1 or 0 when
+ * a socket client comes or goes. The driver's PORT_OPEN tells when a guest
+ * program has the port open (Linux sends it for the console at once): host
+ * input is read for a port only then, since Linux discards what arrives on
+ * a closed port.
  *
  * Messages to the driver wait in a bounded FIFO for control receive
  * buffers. Every message from the driver is checked (size, port id, event);
@@ -36,7 +39,7 @@ again:
 	while (c->msg_count && (rc = virtq_pop(vq, c->ctrl_rx_elem)) > 0) {
 		struct virtq_elem *e = c->ctrl_rx_elem;
 		struct con_msg *m = &c->msgs[c->msg_head];
-		uint8_t buf[sizeof(m->hdr) + CON_NAME_MAX];
+		uint8_t buf[sizeof(m->hdr) + sizeof(m->payload)];
 
 		pushed = true;
 		if (e->out_num || e->in_len < m->len) {
@@ -46,7 +49,7 @@ again:
 			continue;
 		}
 		memcpy(buf, &m->hdr, sizeof(m->hdr));
-		memcpy(buf + sizeof(m->hdr), m->name, m->len - sizeof(m->hdr));
+		memcpy(buf + sizeof(m->hdr), m->payload, m->len - sizeof(m->hdr));
 		virtq_buf_to_iov(e->iov, e->in_num, 0, buf, m->len);
 		virtq_push(vq, e->head, m->len);
 		c->msg_head = (c->msg_head + 1) % CON_MSG_QUEUE;
@@ -60,10 +63,9 @@ again:
 }
 
 void con_ctrl_send(struct con *c, uint32_t id, uint16_t event, uint16_t value,
-		   const char *name)
+		   const void *payload, size_t len)
 {
 	struct con_msg *m;
-	size_t nlen = name ? strlen(name) : 0;
 
 	if (c->msg_count == CON_MSG_QUEUE) {
 		/* Only a driver that posts no control buffers gets here. */
@@ -75,16 +77,27 @@ void con_ctrl_send(struct con *c, uint32_t id, uint16_t event, uint16_t value,
 	m->hdr.id = htole32(id);
 	m->hdr.event = htole16(event);
 	m->hdr.value = htole16(value);
-	if (nlen)
-		memcpy(m->name, name, nlen);
-	m->len = sizeof(m->hdr) + nlen;
+	if (len)
+		memcpy(m->payload, payload, len);
+	m->len = sizeof(m->hdr) + len;
 	con_ctrl_rx(c);
 }
 
 void con_ctrl_host_open(struct con_port *p, bool open)
 {
 	if (p->con->multiport && p->guest_ready)
-		con_ctrl_send(p->con, p->id, VIRTIO_CONSOLE_PORT_OPEN, open, NULL);
+		con_ctrl_send(p->con, p->id, VIRTIO_CONSOLE_PORT_OPEN, open, NULL, 0);
+}
+
+void con_ctrl_resize(struct con *c)
+{
+	struct con_resize r = {
+		.rows = htole16(c->rows), .cols = htole16(c->cols),
+	};
+
+	if (c->multiport && c->ports[0].guest_ready &&
+	    vdev_has_feature(c->dev, VIRTIO_CONSOLE_F_SIZE))
+		con_ctrl_send(c, 0, VIRTIO_CONSOLE_RESIZE, 0, &r, sizeof(r));
 }
 
 static void port_ready(struct con *c, struct con_port *p, uint16_t ok)
@@ -94,12 +107,17 @@ static void port_ready(struct con *c, struct con_port *p, uint16_t ok)
 		return;
 	}
 	p->guest_ready = true;
-	if (p->id == 0)
-		con_ctrl_send(c, p->id, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL);
+	if (p->id == 0) {
+		con_ctrl_send(c, p->id, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL, 0);
+		/* Linux takes a size only for a port it made a console. */
+		if (c->size_known)
+			con_ctrl_resize(c);
+	}
 	if (p->name[0])
-		con_ctrl_send(c, p->id, VIRTIO_CONSOLE_PORT_NAME, 1, p->name);
+		con_ctrl_send(c, p->id, VIRTIO_CONSOLE_PORT_NAME, 1, p->name,
+			      strlen(p->name));
 	if (con_port_host_open(p))
-		con_ctrl_send(c, p->id, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+		con_ctrl_send(c, p->id, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL, 0);
 }
 
 static void handle(struct con *c, const struct virtio_console_control *m)
@@ -114,7 +132,7 @@ static void handle(struct con *c, const struct virtio_console_control *m)
 			return;
 		}
 		for (unsigned int i = 0; i < c->nports; i++)
-			con_ctrl_send(c, i, VIRTIO_CONSOLE_PORT_ADD, 0, NULL);
+			con_ctrl_send(c, i, VIRTIO_CONSOLE_PORT_ADD, 0, NULL, 0);
 		return;
 	}
 	if (!p) {

@@ -365,15 +365,23 @@ void con_port_arm(struct con_port *p)
 
 /* ---- opening the host side ----------------------------------------------- */
 
-static int open_socket(struct con_port *p, const char *path, char *err,
-		       size_t errlen)
+static int open_socket(struct con_port *p, const char *key, const char *path,
+		       char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "console: socket=%s: path too long", path);
+		snprintf(err, errlen, "console: %s=%s: path too long", key, path);
 		return -EINVAL;
+	}
+	/* Binding it again below would unlink the other port's socket. */
+	for (unsigned int i = 0; i < p->id; i++) {
+		if (p->con->ports[i].path && !strcmp(p->con->ports[i].path, path)) {
+			snprintf(err, errlen, "console: %s=%s: port %u listens there",
+				 key, path, i);
+			return -EINVAL;
+		}
 	}
 	strcpy(sa.sun_path, path);
 	p->path = strdup(path);
@@ -387,7 +395,7 @@ static int open_socket(struct con_port *p, const char *path, char *err,
 		unlink(path);
 	if (bind(p->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    listen(p->listen_fd, 1)) {
-		snprintf(err, errlen, "console: socket=%s: %m", path);
+		snprintf(err, errlen, "console: %s=%s: %m", key, path);
 		free(p->path);
 		p->path = NULL;
 		return -errno;
@@ -395,13 +403,13 @@ static int open_socket(struct con_port *p, const char *path, char *err,
 	return 0;
 }
 
-static int write_path_file(const char *file, const char *pts, char *err,
-			   size_t errlen)
+static int write_path_file(const char *key, const char *file, const char *pts,
+			   char *err, size_t errlen)
 {
 	FILE *f = fopen(file, "we");
 
 	if (!f || fprintf(f, "%s\n", pts) < 0 || fclose(f)) {
-		snprintf(err, errlen, "console: path=%s: %m", file);
+		snprintf(err, errlen, "console: %s=%s: %m", key, file);
 		if (f)
 			fclose(f);
 		return -EIO;
@@ -415,8 +423,8 @@ static int write_path_file(const char *file, const char *pts, char *err,
  * in the pty for the next reader. Raw mode: the slave's line discipline must
  * neither echo guest output back to the guest nor cook the user's input.
  */
-static int open_pty(struct con_port *p, const char *path_file, char *err,
-		    size_t errlen)
+static int open_pty(struct con_port *p, const char *key, const char *path_file,
+		    char *err, size_t errlen)
 {
 	char pts[128];
 	struct termios t;
@@ -438,49 +446,57 @@ static int open_pty(struct con_port *p, const char *path_file, char *err,
 		snprintf(err, errlen, "console: %s: %m", pts);
 		return -errno;
 	}
-	log_info("%s: port %u: console on %s", p->con->dev->name, p->id, pts);
-	return path_file ? write_path_file(path_file, pts, err, errlen) : 0;
+	log_info("%s: port %u: %s on %s", p->con->dev->name, p->id,
+		 p->id ? "port" : "console", pts);
+	return path_file ? write_path_file(key, path_file, pts, err, errlen) : 0;
 }
 
-static int open_log(struct con_port *p, const char *path, char *err,
-		    size_t errlen)
+static int open_log(struct con_port *p, const char *key, const char *path,
+		    char *err, size_t errlen)
 {
 	p->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (p->fd < 0) {
-		snprintf(err, errlen, "console: log=%s: %m", path);
+		snprintf(err, errlen, "console: %s=%s: %m", key, path);
 		return -errno;
 	}
 	return 0;
 }
 
-int con_port_open(struct con_port *p, struct vopts *o, char *err,
-		  size_t errlen)
+int con_port_open(struct con_port *p, struct vopts *o, const char *prefix,
+		  char *err, size_t errlen)
 {
-	const char *sock = vopts_get(o, "socket"), *logf = vopts_get(o, "log");
-	const char *path = vopts_get(o, "path");
+	char ks[32], kl[32], kp[32];
+	const char *sock, *logf, *path;
 
+	snprintf(ks, sizeof(ks), "%ssocket", prefix);
+	snprintf(kl, sizeof(kl), "%slog", prefix);
+	snprintf(kp, sizeof(kp), "%spath", prefix);
+	sock = vopts_get(o, ks);
+	logf = vopts_get(o, kl);
+	path = vopts_get(o, kp);
 	if (sock && logf) {
-		snprintf(err, errlen, "console: socket= and log= exclude each other");
+		snprintf(err, errlen, "console: %s= and %s= exclude each other", ks, kl);
 		return -EINVAL;
 	}
 	if (path && (sock || logf)) {
-		snprintf(err, errlen, "console: path= goes with the pty backend only");
+		snprintf(err, errlen, "console: %s= goes with the pty backend only", kp);
 		return -EINVAL;
 	}
 	if ((sock && !*sock) || (logf && !*logf) || (path && !*path)) {
-		snprintf(err, errlen, "console: empty path");
+		snprintf(err, errlen, "console: %s: empty path",
+			 sock ? ks : logf ? kl : kp);
 		return -EINVAL;
 	}
 	if (sock) {
 		p->backend = CON_SOCKET;
-		return open_socket(p, sock, err, errlen);
+		return open_socket(p, ks, sock, err, errlen);
 	}
 	if (logf) {
 		p->backend = CON_LOG;
-		return open_log(p, logf, err, errlen);
+		return open_log(p, kl, logf, err, errlen);
 	}
 	p->backend = CON_PTY;
-	return open_pty(p, path, err, errlen);
+	return open_pty(p, kp, path, err, errlen);
 }
 
 /* Runs with no worker: nothing else uses the port. */
@@ -513,15 +529,34 @@ void con_port_reset(struct con_port *p)
 	p->guest_open = false;
 }
 
-void con_port_size(const struct con_port *p, uint16_t *cols, uint16_t *rows)
+bool con_port_size(const struct con_port *p, uint16_t *cols, uint16_t *rows)
 {
 	struct winsize ws;
 
 	*cols = CON_DEFAULT_COLS;
 	*rows = CON_DEFAULT_ROWS;
-	if (p->backend == CON_PTY && !ioctl(p->fd, TIOCGWINSZ, &ws) &&
-	    ws.ws_col && ws.ws_row) {
-		*cols = ws.ws_col;
-		*rows = ws.ws_row;
-	}
+	if (p->backend != CON_PTY || ioctl(p->fd, TIOCGWINSZ, &ws) ||
+	    !ws.ws_col || !ws.ws_row)
+		return false;
+	*cols = ws.ws_col;
+	*rows = ws.ws_row;
+	return true;
+}
+
+/*
+ * No state changes here: the caller may be the transport's thread, and a
+ * failing host side is noticed by the worker on its next write.
+ */
+void con_port_emerg_write(struct con_port *p, uint8_t byte)
+{
+	ssize_t n;
+
+	if (!con_port_host_open(p))
+		return;
+	do {
+		if (p->backend == CON_SOCKET)
+			n = send(p->fd, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		else
+			n = write(p->fd, &byte, 1);
+	} while (n < 0 && errno == EINTR);
 }

@@ -3,7 +3,8 @@
  * virtio-console through the simulated driver, with the test as the host
  * side: a unix socket client, the slave side of the device's pty, or the
  * log file. Every byte is checked in order, in both directions, also when
- * the host side is slow or the guest has no receive buffer.
+ * the host side is slow or the guest has no receive buffer; on port 0 and
+ * on extra ports, whose control dialogue is played as Linux plays it.
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -13,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <linux/virtio_console.h>
@@ -31,6 +34,9 @@
 #define F_CON		(VDRV_F_DEFAULT | VDRV_F(VIRTIO_CONSOLE_F_SIZE))
 #define F_MULTI		(F_CON | VDRV_F(VIRTIO_CONSOLE_F_MULTIPORT))
 #define CFG(field)	offsetof(struct virtio_console_config, field)
+/* Queues of port n (n > 0). */
+#define PRXQ(n)		(2 * (n) + 2)
+#define PTXQ(n)		(2 * (n) + 3)
 
 /* ---- host side ------------------------------------------------------------ */
 
@@ -126,35 +132,46 @@ static struct vdrv *con_open(const char *opts)
 	return d;
 }
 
-static struct con_port *port0(struct vdrv *d)
+static struct con_port *port_of(struct vdrv *d, unsigned int id)
 {
-	return &((struct con *)d->dev->priv)->ports[0];
+	return &((struct con *)d->dev->priv)->ports[id];
 }
 
-/* Wait until the device has accepted the client (or dropped it). */
-static void wait_client(struct vdrv *d, bool connected)
+/* Wait until the device has accepted port id's client (or dropped it). */
+static void wait_port_client(struct vdrv *d, unsigned int id, bool connected)
 {
 	for (int i = 0; i < WAIT_MS; i++) {
 		bool has;
 
 		vdev_lock(d->dev);
-		has = port0(d)->fd >= 0;
+		has = port_of(d, id)->fd >= 0;
 		vdev_unlock(d->dev);
 		if (has == connected)
 			return;
 		vdrv_msleep(1);
 	}
-	XT_FAIL("client %s", connected ? "not accepted" : "still connected");
+	XT_FAIL("port %u: client %s", id,
+		connected ? "not accepted" : "still connected");
 }
 
-static uint32_t watching(struct vdrv *d)
+static void wait_client(struct vdrv *d, bool connected)
+{
+	wait_port_client(d, 0, connected);
+}
+
+static uint32_t port_watching(struct vdrv *d, unsigned int id)
 {
 	uint32_t w;
 
 	vdev_lock(d->dev);
-	w = port0(d)->watching;
+	w = port_of(d, id)->watching;
 	vdev_unlock(d->dev);
 	return w;
+}
+
+static uint32_t watching(struct vdrv *d)
+{
+	return port_watching(d, 0);
 }
 
 /* A socket console, set up, with a connected client in *cfd. */
@@ -217,17 +234,24 @@ static struct gbuf *reap(struct vdrv *d, unsigned int q, uint32_t *len)
 	return u.token;
 }
 
-static void send_tx(struct vdrv *d, const void *data, uint32_t len)
+static void send_on(struct vdrv *d, unsigned int txq, const void *data,
+		    uint32_t len)
 {
 	uint32_t used;
 
-	post(d, TXQ, data, len, false);
-	reap(d, TXQ, &used);
+	post(d, txq, data, len, false);
+	reap(d, txq, &used);
 	XT_EQ(used, 0);
 }
 
+static void send_tx(struct vdrv *d, const void *data, uint32_t len)
+{
+	send_on(d, TXQ, data, len);
+}
+
 /* Receive exactly len bytes through rx buffers of size bufsz. */
-static void recv_rx(struct vdrv *d, uint8_t *out, size_t len, uint32_t bufsz)
+static void recv_on(struct vdrv *d, unsigned int rxq, uint8_t *out,
+		    size_t len, uint32_t bufsz)
 {
 	size_t got = 0;
 
@@ -235,12 +259,25 @@ static void recv_rx(struct vdrv *d, uint8_t *out, size_t len, uint32_t bufsz)
 		uint32_t n;
 		struct gbuf *b;
 
-		post(d, RXQ, NULL, bufsz, true);
-		b = reap(d, RXQ, &n);
+		post(d, rxq, NULL, bufsz, true);
+		b = reap(d, rxq, &n);
 		XT_ASSERT(n > 0 && n <= bufsz && got + n <= len);
 		memcpy(out + got, vdrv_ptr(d, b->gpa, n), n);
 		got += n;
 	}
+}
+
+static void recv_rx(struct vdrv *d, uint8_t *out, size_t len, uint32_t bufsz)
+{
+	recv_on(d, RXQ, out, len, bufsz);
+}
+
+/* Nothing arrives on fd within ms. */
+static void quiet(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	XT_EQ(poll(&pfd, 1, ms), 0);
 }
 
 static void not_failed(struct vdrv *d)
@@ -263,7 +300,7 @@ static void con_probe(void)
 	f = vdrv_read_device_features(d);
 	XT_ASSERT(f & VDRV_F(VIRTIO_CONSOLE_F_SIZE));
 	XT_ASSERT(f & VDRV_F(VIRTIO_CONSOLE_F_MULTIPORT));
-	XT_ASSERT(!(f & VDRV_F(VIRTIO_CONSOLE_F_EMERG_WRITE)));
+	XT_ASSERT(f & VDRV_F(VIRTIO_CONSOLE_F_EMERG_WRITE));
 	XT_ASSERT_MSG(!vdrv_init(d, F_CON, 2, 0), "init: %s", d->err);
 	XT_EQ(vdrv_config_get(d, CFG(cols), 2), 80);
 	XT_EQ(vdrv_config_get(d, CFG(rows), 2), 25);
@@ -284,14 +321,30 @@ static void con_bad_options(void)
 		"console,name=a/b",
 		"console,log=",
 		"console,colour=red",
+		"console,port2.name=two",			/* no port1 */
+		"console,port0.name=zero",
+		"console,port31.name=too-many",
+		"console,port1=one",
+		"console,port1.colour=red",
+		"console,port1.name=a b",
+		"console,name=same,port1.name=same",
+		"console,port1.socket=/tmp/x,port1.log=/tmp/y",
+		"console,port1.log=/tmp/x,port1.path=/tmp/y",
+		"console,port1.socket=",
 	};
-	char err[256];
+	struct tmp *t = tmp_new("sock");
+	char err[256], spec[600];
 
 	for (unsigned int i = 0; i < XT_COUNT(bad); i++) {
 		struct vdrv *d = vdrv_open(bad[i], NULL, err, sizeof(err));
 
 		XT_ASSERT_MSG(!d, "%s accepted", bad[i]);
 	}
+	/* Two ports on one socket. */
+	snprintf(spec, sizeof(spec), "console,socket=%s,port1.socket=%s",
+		 t->path, t->path);
+	XT_ASSERT_MSG(!vdrv_open(spec, NULL, err, sizeof(err)), "%s accepted", spec);
+	XT_ASSERT_MSG(strstr(err, "port 0 listens there"), "%s", err);
 }
 
 /* A host without devpts (some containers and chroots) has no ptys at all. */
@@ -619,23 +672,36 @@ static void ctrl_send(struct vdrv *d, uint32_t id, uint16_t event,
 	XT_EQ(used, 0);
 }
 
-/* The next control message; name (if any) into name. */
-static void ctrl_expect(struct vdrv *d, uint32_t id, uint16_t event,
-			uint16_t value, const char *name)
+/* The next control message is this one, followed by len payload bytes. */
+static void ctrl_expect_data(struct vdrv *d, uint32_t id, uint16_t event,
+			     uint16_t value, const void *payload, size_t len)
 {
 	struct virtio_console_control m;
-	uint32_t len;
-	struct gbuf *b = reap(d, CRXQ, &len);
+	uint32_t used;
+	struct gbuf *b = reap(d, CRXQ, &used);
 	uint8_t *p = vdrv_ptr(d, b->gpa, b->len);
-	size_t nlen = name ? strlen(name) : 0;
 
-	XT_EQ(len, sizeof(m) + nlen);
+	XT_EQ(used, sizeof(m) + len);
 	memcpy(&m, p, sizeof(m));
 	XT_EQ(le32toh(m.id), id);
 	XT_EQ(le16toh(m.event), event);
 	XT_EQ(le16toh(m.value), value);
-	if (nlen)
-		XT_ASSERT(!memcmp(p + sizeof(m), name, nlen));
+	if (len)
+		XT_ASSERT_MSG(!memcmp(p + sizeof(m), payload, len),
+			      "event %u: payload differs", event);
+}
+
+static void ctrl_expect(struct vdrv *d, uint32_t id, uint16_t event,
+			uint16_t value, const char *name)
+{
+	ctrl_expect_data(d, id, event, value, name, name ? strlen(name) : 0);
+}
+
+/* No control message is waiting for the driver. */
+static void ctrl_none(struct vdrv *d)
+{
+	vdrv_msleep(50);
+	XT_EQ(vdrv_used_pending(vdrv_vq(d, CRXQ)), 0);
 }
 
 static struct vdrv *multi_up(int *cfd)
@@ -730,6 +796,460 @@ static void con_ctrl_late_buffers(void)
 	not_failed(d);
 }
 
+/* ---- extra ports ---------------------------------------------------------- */
+
+#define BAD_ID		VIRTIO_CONSOLE_BAD_ID
+
+struct ports {
+	struct vdrv *d;
+	struct tmp *sock0, *sock1, *log2;
+};
+
+static void ports_open(struct ports *ps, uint64_t features, unsigned int nq)
+{
+	char opts[1200];
+
+	ps->sock0 = tmp_new("sock");
+	ps->sock1 = tmp_new("sock");
+	ps->log2 = tmp_new("port2.log");
+	snprintf(opts, sizeof(opts),
+		 "socket=%s,name=org.test.console,"
+		 "port1.name=org.test.one,port1.socket=%s,"
+		 "port2.log=%s,port2.name=org.test.two",
+		 ps->sock0->path, ps->sock1->path, ps->log2->path);
+	ps->d = con_open(opts);
+	XT_ASSERT_MSG(!vdrv_init(ps->d, features, nq, 0), "init: %s", ps->d->err);
+}
+
+/*
+ * The console on a socket, org.test.one on a socket and org.test.two on a
+ * log file; MULTIPORT negotiated, control receive buffers posted.
+ */
+static struct vdrv *ports_up(struct ports *ps)
+{
+	ports_open(ps, F_MULTI, PTXQ(2) + 1);
+	for (int i = 0; i < 16; i++)
+		post(ps->d, CRXQ, NULL, 128, true);
+	return ps->d;
+}
+
+/*
+ * The dialogue as Linux's probe runs it: DEVICE_READY, every port added and
+ * readied; what the device says about each port is checked. host0/host1:
+ * ports 0 and 1 have a socket client.
+ */
+static void ports_dialogue(struct vdrv *d, bool host0, bool host1)
+{
+	ctrl_send(d, BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	for (uint32_t id = 0; id < 3; id++)
+		ctrl_expect(d, id, VIRTIO_CONSOLE_PORT_ADD, 0, NULL);
+	for (uint32_t id = 0; id < 3; id++)
+		ctrl_send(d, id, VIRTIO_CONSOLE_PORT_READY, 1);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_PORT_NAME, 1, "org.test.console");
+	if (host0)
+		ctrl_expect(d, 0, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	ctrl_expect(d, 1, VIRTIO_CONSOLE_PORT_NAME, 1, "org.test.one");
+	if (host1)
+		ctrl_expect(d, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	/* A log file always takes output. */
+	ctrl_expect(d, 2, VIRTIO_CONSOLE_PORT_NAME, 1, "org.test.two");
+	ctrl_expect(d, 2, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	ctrl_none(d);
+	/* Linux opens the console port at once (init_port_console). */
+	ctrl_send(d, 0, VIRTIO_CONSOLE_PORT_OPEN, 1);
+}
+
+static void con_ports_dialogue(void)
+{
+	struct ports ps;
+	struct vdrv *d = ports_up(&ps);
+
+	XT_EQ(vdrv_config_get(d, CFG(max_nr_ports), 4), 3);
+	vdrv_write32(d, VIRTIO_MMIO_QUEUE_SEL, PTXQ(2));
+	XT_EQ(vdrv_read32(d, VIRTIO_MMIO_QUEUE_NUM_MAX), 128);
+	vdrv_write32(d, VIRTIO_MMIO_QUEUE_SEL, PTXQ(2) + 1);
+	XT_EQ(vdrv_read32(d, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+	client_connect(ps.sock1->path);
+	wait_port_client(d, 1, true);
+	ports_dialogue(d, false, true);
+	not_failed(d);
+}
+
+static void con_port_data(void)
+{
+	struct ports ps;
+	struct vdrv *d = ports_up(&ps);
+	int c0 = client_connect(ps.sock0->path), c1, fd;
+	char in[16];
+	uint32_t n;
+	struct gbuf *b;
+
+	wait_port_client(d, 0, true);
+	c1 = client_connect(ps.sock1->path);
+	wait_port_client(d, 1, true);
+	ports_dialogue(d, true, true);
+	/* Host input waits while the guest has port 1 closed. */
+	write_all(c1, "ping", 4);
+	post(d, PRXQ(1), NULL, 16, true);
+	vdrv_msleep(100);
+	XT_EQ(vdrv_used_pending(vdrv_vq(d, PRXQ(1))), 0);
+	ctrl_send(d, 1, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	b = reap(d, PRXQ(1), &n);
+	XT_EQ(n, 4);
+	XT_ASSERT(!memcmp(vdrv_ptr(d, b->gpa, 4), "ping", 4));
+	/* Each port's bytes reach its own host side only. */
+	send_on(d, PTXQ(1), "pong", 4);
+	read_all(c1, in, 4);
+	XT_ASSERT(!memcmp(in, "pong", 4));
+	send_tx(d, "zero", 4);
+	read_all(c0, in, 4);
+	XT_ASSERT(!memcmp(in, "zero", 4));
+	quiet(c0, 50);
+	quiet(c1, 50);
+	write_all(c0, "to0", 3);
+	recv_rx(d, (uint8_t *)in, 3, 16);
+	XT_ASSERT(!memcmp(in, "to0", 3));
+	XT_EQ(vdrv_used_pending(vdrv_vq(d, PRXQ(1))), 0);
+	send_on(d, PTXQ(2), "two\n", 4);
+	fd = open(ps.log2->path, O_RDONLY);
+	XT_ASSERT(fd >= 0);
+	XT_EQ(read(fd, in, sizeof(in)), 4);
+	close(fd);
+	XT_ASSERT(!memcmp(in, "two\n", 4));
+	/* The guest closes port 1: input waits again until it reopens. */
+	ctrl_send(d, 1, VIRTIO_CONSOLE_PORT_OPEN, 0);
+	write_all(c1, "late", 4);
+	post(d, PRXQ(1), NULL, 16, true);
+	vdrv_msleep(100);
+	XT_EQ(vdrv_used_pending(vdrv_vq(d, PRXQ(1))), 0);
+	ctrl_send(d, 1, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	b = reap(d, PRXQ(1), &n);
+	XT_EQ(n, 4);
+	XT_ASSERT(!memcmp(vdrv_ptr(d, b->gpa, 4), "late", 4));
+	not_failed(d);
+}
+
+/* Clients of an extra port come and go: the guest hears PORT_OPEN 1 / 0. */
+static void con_port_host_connect(void)
+{
+	struct ports ps;
+	struct vdrv *d = ports_up(&ps);
+	int c1;
+	char in[8];
+
+	ports_dialogue(d, false, false);
+	ctrl_send(d, 1, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	c1 = client_connect(ps.sock1->path);
+	ctrl_expect(d, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	write_all(c1, "first", 5);
+	recv_on(d, PRXQ(1), (uint8_t *)in, 5, 8);
+	XT_ASSERT(!memcmp(in, "first", 5));
+	shutdown(c1, SHUT_RDWR);
+	ctrl_expect(d, 1, VIRTIO_CONSOLE_PORT_OPEN, 0, NULL);
+	wait_port_client(d, 1, false);
+	c1 = client_connect(ps.sock1->path);
+	ctrl_expect(d, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	write_all(c1, "again", 5);
+	recv_on(d, PRXQ(1), (uint8_t *)in, 5, 8);
+	XT_ASSERT(!memcmp(in, "again", 5));
+	send_on(d, PTXQ(1), "back", 4);
+	read_all(c1, in, 4);
+	XT_ASSERT(!memcmp(in, "back", 4));
+	/* Port 0 never had a client: nothing was said about it. */
+	ctrl_none(d);
+	not_failed(d);
+}
+
+/* Flow control on an extra port, while port 0 keeps flowing. */
+static void con_port_flow(void)
+{
+	struct ports ps;
+	struct vdrv *d = ports_up(&ps);
+	struct vdrv_vq *vq = vdrv_vq(d, PTXQ(1));
+	size_t total = SLOW_CHAINS * SLOW_CHAIN;
+	uint8_t *data = malloc(total), *in = malloc(total);
+	int c0 = client_connect(ps.sock0->path), c1, small = 4096;
+	struct vdrv_used u;
+
+	XT_ASSERT(data && in);
+	xt_defer(free, data);
+	xt_defer(free, in);
+	wait_port_client(d, 0, true);
+	c1 = client_connect(ps.sock1->path);
+	wait_port_client(d, 1, true);
+	setsockopt(c1, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	ports_dialogue(d, true, true);
+	ctrl_send(d, 1, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	for (size_t i = 0; i < total; i++)
+		data[i] = pattern(i);
+	for (unsigned int i = 0; i < SLOW_CHAINS; i++) {
+		struct vdrv_seg s = { .data = data + i * SLOW_CHAIN, .len = SLOW_CHAIN };
+
+		XT_ASSERT_MSG(vdrv_post(vq, &s, 1, false, NULL) >= 0, "%s", d->err);
+	}
+	vdrv_kick(vq);
+	vdrv_msleep(200);
+	XT_ASSERT(vdrv_used_pending(vq) < SLOW_CHAINS);
+	XT_ASSERT(port_watching(d, 1) & EPOLLOUT);
+	/* Port 1 is held back; port 0 is not. */
+	send_tx(d, "free", 4);
+	read_all(c0, in, 4);
+	XT_ASSERT(!memcmp(in, "free", 4));
+	read_all(c1, in, total);
+	for (size_t i = 0; i < total; i++)
+		XT_ASSERT_MSG(in[i] == data[i], "byte %zu differs", i);
+	XT_ASSERT(!vdrv_wait_used(vq, SLOW_CHAINS, WAIT_MS));
+	for (unsigned int i = 0; i < SLOW_CHAINS; i++) {
+		XT_EQ(vdrv_reap(vq, &u), 1);
+		XT_EQ(u.len, 0);
+	}
+	vdrv_msleep(20);
+	XT_EQ(port_watching(d, 1) & EPOLLOUT, 0);
+	/* Host input with no receive buffer stays in the kernel. */
+	write_all(c1, "early", 5);
+	vdrv_msleep(100);
+	XT_EQ(port_watching(d, 1) & EPOLLIN, 0);
+	recv_on(d, PRXQ(1), in, 5, 2);
+	XT_ASSERT(!memcmp(in, "early", 5));
+	not_failed(d);
+}
+
+/* Without MULTIPORT the extra ports' queues are not served. */
+static void con_ports_need_multiport(void)
+{
+	struct ports ps;
+	struct vdrv *d;
+	int c1;
+
+	ports_open(&ps, F_CON, PTXQ(2) + 1);
+	d = ps.d;
+	post(d, PTXQ(1), "lost", 4, false);
+	post(d, CTXQ, "\0\0\0\0\0\0\0\0", 8, false);
+	/* A client coming makes the port look at its queues: still nothing. */
+	c1 = client_connect(ps.sock1->path);
+	wait_port_client(d, 1, true);
+	write_all(c1, "in", 2);
+	post(d, PRXQ(1), NULL, 16, true);
+	quiet(c1, 100);
+	XT_EQ(vdrv_used_pending(vdrv_vq(d, PRXQ(1))), 0);
+	XT_EQ(vdrv_used_pending(vdrv_vq(d, PTXQ(1))), 0);
+	XT_EQ(vdrv_used_pending(vdrv_vq(d, CTXQ)), 0);
+	client_connect(ps.sock0->path);
+	wait_port_client(d, 0, true);
+	send_tx(d, "ok", 2);
+	not_failed(d);
+}
+
+static void con_ports_hostile(void)
+{
+	static const uint16_t device_only[] = {
+		VIRTIO_CONSOLE_PORT_ADD, VIRTIO_CONSOLE_PORT_REMOVE,
+		VIRTIO_CONSOLE_CONSOLE_PORT, VIRTIO_CONSOLE_RESIZE,
+		VIRTIO_CONSOLE_PORT_NAME, 8, 0xffff,
+	};
+	struct ports ps;
+	struct vdrv *d = ports_up(&ps);
+	struct virtio_console_control m = {
+		.id = htole32(1), .event = htole16(VIRTIO_CONSOLE_PORT_OPEN),
+		.value = htole16(1),
+	};
+	struct vdrv_seg wr[2] = {
+		{ .data = &m, .len = sizeof(m) },
+		{ .len = 8, .writable = true },
+	};
+	uint8_t big[64] = { 0 };
+	struct vdrv_used u;
+	uint32_t used;
+
+	ports_dialogue(d, false, false);
+	post(d, CTXQ, &m, 7, false);			/* short */
+	reap(d, CTXQ, &used);
+	XT_EQ(used, 0);
+	ctrl_send(d, 3, VIRTIO_CONSOLE_PORT_READY, 1);	/* one past the last */
+	ctrl_send(d, 0x80000000, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	ctrl_send(d, BAD_ID, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	ctrl_send(d, 2, VIRTIO_CONSOLE_PORT_READY, 0);	/* driver failed */
+	for (unsigned int i = 0; i < XT_COUNT(device_only); i++)
+		ctrl_send(d, 1, device_only[i], 1);
+	XT_ASSERT(vdrv_post(vdrv_vq(d, CTXQ), wr, 2, false, NULL) >= 0);
+	vdrv_kick(vdrv_vq(d, CTXQ));
+	XT_ASSERT(!vdrv_wait_used(vdrv_vq(d, CTXQ), 1, WAIT_MS));
+	XT_EQ(vdrv_reap(vdrv_vq(d, CTXQ), &u), 1);
+	XT_EQ(u.len, 0);
+	/* A message longer than its header is read for its header. */
+	memcpy(big, &m, sizeof(m));
+	post(d, CTXQ, big, sizeof(big), false);
+	reap(d, CTXQ, &used);
+	XT_ASSERT(xt_stderr_has("guest error"));
+	ctrl_none(d);
+	not_failed(d);
+	/* Port 1 was opened by the long message and still works. */
+	client_connect(ps.sock1->path);
+	ctrl_expect(d, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	send_on(d, PTXQ(1), "x", 1);
+	not_failed(d);
+}
+
+/* Control receive buffers too short or readable are given back empty. */
+static void con_ctrl_short_rx_buffer(void)
+{
+	struct tmp *t = tmp_new("sock");
+	char opts[300];
+	struct vdrv *d;
+	struct vdrv_seg rd = { .data = "12345678901234567890", .len = 20 };
+	struct vdrv_used u;
+
+	snprintf(opts, sizeof(opts), "socket=%s,name=a-rather-long-name", t->path);
+	d = con_open(opts);
+	XT_ASSERT_MSG(!vdrv_init(d, F_MULTI, 4, 0), "init: %s", d->err);
+	ctrl_send(d, BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	ctrl_send(d, 0, VIRTIO_CONSOLE_PORT_READY, 1);
+	post(d, CRXQ, NULL, 8, true);
+	post(d, CRXQ, NULL, 8, true);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_PORT_ADD, 0, NULL);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL);
+	/* The name needs 8 + 18 bytes. */
+	post(d, CRXQ, NULL, 8, true);
+	XT_ASSERT(!vdrv_wait_used(vdrv_vq(d, CRXQ), 1, WAIT_MS));
+	XT_EQ(vdrv_reap(vdrv_vq(d, CRXQ), &u), 1);
+	XT_EQ(u.len, 0);
+	XT_ASSERT(vdrv_post(vdrv_vq(d, CRXQ), &rd, 1, false, NULL) >= 0);
+	vdrv_kick(vdrv_vq(d, CRXQ));
+	XT_ASSERT(!vdrv_wait_used(vdrv_vq(d, CRXQ), 1, WAIT_MS));
+	XT_EQ(vdrv_reap(vdrv_vq(d, CRXQ), &u), 1);
+	XT_EQ(u.len, 0);
+	post(d, CRXQ, NULL, 64, true);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_PORT_NAME, 1, "a-rather-long-name");
+	XT_ASSERT(xt_stderr_has("guest error"));
+	not_failed(d);
+}
+
+/* ---- emergency write and console size ------------------------------------- */
+
+#define F_EMERG		VDRV_F(VIRTIO_CONSOLE_F_EMERG_WRITE)
+
+static void emerg(struct vdrv *d, char c)
+{
+	vdrv_write32(d, VIRTIO_MMIO_CONFIG + CFG(emerg_wr), (uint8_t)c);
+}
+
+static void con_emerg_write(void)
+{
+	struct tmp *t = tmp_new("guest.log");
+	char opts[300], buf[16];
+	struct vdrv *d;
+	int fd, cfd;
+
+	snprintf(opts, sizeof(opts), "log=%s", t->path);
+	d = con_open(opts);
+	/* Usable before the driver has set anything up. */
+	emerg(d, 'E');
+	emerg(d, '!');
+	XT_ASSERT_MSG(!vdrv_init(d, F_CON | F_EMERG, 2, 0), "init: %s", d->err);
+	send_tx(d, "tx", 2);
+	emerg(d, 'Z');
+	XT_EQ(vdrv_config_get(d, CFG(emerg_wr), 4), 0);
+	/* The other fields are read-only. */
+	vdrv_write32(d, VIRTIO_MMIO_CONFIG + CFG(max_nr_ports), 9);
+	vdrv_write32(d, VIRTIO_MMIO_CONFIG + CFG(cols), 0x00100010);
+	XT_ASSERT(xt_stderr_has("guest error"));
+	XT_EQ(vdrv_config_get(d, CFG(max_nr_ports), 4), 1);
+	XT_EQ(vdrv_config_get(d, CFG(cols), 2), 80);
+	XT_EQ(vdrv_config_get(d, CFG(rows), 2), 25);
+	fd = open(t->path, O_RDONLY);
+	XT_ASSERT(fd >= 0);
+	XT_EQ(read(fd, buf, sizeof(buf)), 5);
+	close(fd);
+	XT_ASSERT(!memcmp(buf, "E!txZ", 5));
+	not_failed(d);
+	/* On a socket: to the client, dropped while there is none. */
+	d = socket_up(F_CON | F_EMERG, 2, &cfd);
+	emerg(d, '@');
+	read_all(cfd, buf, 1);
+	XT_EQ(buf[0], '@');
+	shutdown(cfd, SHUT_RDWR);
+	wait_client(d, false);
+	emerg(d, 'x');
+	not_failed(d);
+}
+
+/* A console on a pty, with its slave side open in *sfd. */
+static struct vdrv *pty_up(uint64_t features, unsigned int nq, int *sfd)
+{
+	struct tmp *t = tmp_new("pty-path");
+	char opts[300], pts[128] = "";
+	struct vdrv *d;
+	FILE *f;
+
+	need_ptys();
+	snprintf(opts, sizeof(opts), "path=%s", t->path);
+	d = con_open(opts);
+	f = fopen(t->path, "r");
+	XT_ASSERT(f && fgets(pts, sizeof(pts), f));
+	fclose(f);
+	pts[strcspn(pts, "\n")] = '\0';
+	*sfd = open(pts, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	XT_ASSERT_MSG(*sfd >= 0, "%s: %m", pts);
+	xt_defer(close_fd, (void *)(intptr_t)*sfd);
+	XT_ASSERT_MSG(!vdrv_init(d, features, nq, 0), "init: %s", d->err);
+	return d;
+}
+
+static void set_size(int fd, uint16_t cols, uint16_t rows)
+{
+	struct winsize ws = { .ws_row = rows, .ws_col = cols };
+
+	XT_ASSERT_MSG(!ioctl(fd, TIOCSWINSZ, &ws), "TIOCSWINSZ: %m");
+}
+
+static void con_resize(void)
+{
+	int sfd;
+	struct vdrv *d = pty_up(F_CON, 2, &sfd);
+	uint32_t gen = vdrv_read32(d, VIRTIO_MMIO_CONFIG_GENERATION);
+
+	XT_EQ(vdrv_config_get(d, CFG(cols), 2), 80);
+	XT_EQ(vdrv_config_get(d, CFG(rows), 2), 25);
+	set_size(sfd, 132, 40);
+	XT_ASSERT_MSG(!vdrv_wait_isr(d, VIRTIO_MMIO_INT_CONFIG, WAIT_MS),
+		      "no config interrupt");
+	XT_EQ(vdrv_config_get(d, CFG(cols), 2), 132);
+	XT_EQ(vdrv_config_get(d, CFG(rows), 2), 40);
+	XT_NE(vdrv_read32(d, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+	/* The size stays the device's. */
+	send_tx(d, "x", 1);
+	not_failed(d);
+}
+
+/* With MULTIPORT Linux takes sizes from RESIZE messages only, rows first. */
+static void con_resize_multiport(void)
+{
+	int sfd;
+	struct vdrv *d = pty_up(F_MULTI, 4, &sfd);
+	struct con_resize r1 = { htole16(30), htole16(100) };
+	struct con_resize r2 = { htole16(50), htole16(120) };
+
+	for (int i = 0; i < 8; i++)
+		post(d, CRXQ, NULL, 128, true);
+	set_size(sfd, 100, 30);
+	XT_ASSERT(!vdrv_wait_isr(d, VIRTIO_MMIO_INT_CONFIG, WAIT_MS));
+	XT_EQ(vdrv_config_get(d, CFG(cols), 2), 100);
+	ctrl_send(d, BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_PORT_ADD, 0, NULL);
+	ctrl_send(d, 0, VIRTIO_CONSOLE_PORT_READY, 1);
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL);
+	ctrl_expect_data(d, 0, VIRTIO_CONSOLE_RESIZE, 0, &r1, sizeof(r1));
+	ctrl_expect(d, 0, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	ctrl_send(d, 0, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	set_size(sfd, 120, 50);
+	ctrl_expect_data(d, 0, VIRTIO_CONSOLE_RESIZE, 0, &r2, sizeof(r2));
+	XT_EQ(vdrv_config_get(d, CFG(cols), 2), 120);
+	XT_EQ(vdrv_config_get(d, CFG(rows), 2), 50);
+	ctrl_none(d);
+	not_failed(d);
+}
+
 static const struct xt_case cases[] = {
 	XT_CASE(con_probe),
 	XT_CASE(con_bad_options),
@@ -746,6 +1266,16 @@ static const struct xt_case cases[] = {
 	XT_CASE(con_multiport),
 	XT_CASE(con_ctrl_hostile),
 	XT_CASE(con_ctrl_late_buffers),
+	XT_CASE(con_ctrl_short_rx_buffer),
+	XT_CASE(con_ports_dialogue),
+	XT_CASE(con_port_data),
+	XT_CASE(con_port_host_connect),
+	XT_CASE(con_port_flow),
+	XT_CASE(con_ports_need_multiport),
+	XT_CASE(con_ports_hostile),
+	XT_CASE(con_emerg_write),
+	XT_CASE(con_resize),
+	XT_CASE(con_resize_multiport),
 };
 
 int main(int argc, char **argv)
