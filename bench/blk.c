@@ -19,7 +19,8 @@
  * (QueueNotify writes) and interrupts per request. It measures; it asserts
  * nothing.
  *
- * Usage: blk [-f FILE] [-s MIB] [-t SECONDS] [-r ROUNDS] [-d] [-o OPTS] [CASE...]
+ * Usage: blk [-f FILE] [-s MIB] [-t SECONDS] [-r ROUNDS] [-d] [-o OPTS]
+ *	      [-x xv|raw] [CASE...]
  *	CASE  run only cases whose name contains it ("QD32", "randwrite QD1")
  *	-f  image to use (default: a new file in /dev/shm, removed after)
  *	-s  size of a new image in MiB (default 256)
@@ -27,6 +28,7 @@
  *	-r  rounds per side and case (default 5)
  *	-d  cache=none (O_DIRECT) for both sides
  *	-o  more device options, e.g. "poll-us=0"
+ *	-x  run one side only (to profile it)
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -58,6 +60,7 @@ struct bench {
 	unsigned int rounds;
 	bool direct;
 	const char *opts;	/* more device options */
+	bool no_xv, no_raw;	/* -x: one side only */
 };
 
 struct result {
@@ -415,7 +418,7 @@ static int parse_args(int argc, char **argv, struct bench *b)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "f:s:t:r:do:")) != -1) {
+	while ((c = getopt(argc, argv, "f:s:t:r:do:x:")) != -1) {
 		switch (c) {
 		case 'f':
 			b->file = optarg;
@@ -435,8 +438,14 @@ static int parse_args(int argc, char **argv, struct bench *b)
 		case 'o':
 			b->opts = optarg;
 			break;
+		case 'x':
+			b->no_raw = !strcmp(optarg, "xv");
+			b->no_xv = !strcmp(optarg, "raw");
+			if (b->no_raw || b->no_xv)
+				break;
+			/* fall through */
 		default:
-			fprintf(stderr, "usage: %s [-f FILE] [-s MIB] [-t SECONDS] [-r ROUNDS] [-d] [-o OPTS] [CASE...]\n",
+			fprintf(stderr, "usage: %s [-f FILE] [-s MIB] [-t SECONDS] [-r ROUNDS] [-d] [-o OPTS] [-x xv|raw] [CASE...]\n",
 				argv[0]);
 			return -1;
 		}
@@ -480,8 +489,8 @@ static int run_case(const struct bench *b, bool write, unsigned int qd,
 	if (!rx || !rr)
 		goto out;
 	for (unsigned int i = 0; i < b->rounds; i++)
-		if (run_xv(b, write, qd, nq, st, &rx[i]) ||
-		    run_raw(b, write, qd, nq, st, &rr[i]))
+		if ((!b->no_xv && run_xv(b, write, qd, nq, st, &rx[i])) ||
+		    (!b->no_raw && run_raw(b, write, qd, nq, st, &rr[i])))
 			goto out;
 	qsort(rx, b->rounds, sizeof(*rx), cmp_iops);
 	qsort(rr, b->rounds, sizeof(*rr), cmp_iops);

@@ -320,6 +320,13 @@ static void blk_destroy(struct vdev *dev)
 		return;
 	if (b->efd_watched)
 		vdev_del_fd(dev, b->efd);
+	/*
+	 * The ring's registered file keeps the open file, and with it the
+	 * lock, until the kernel has torn the ring down, later: unlock now, or
+	 * a backend started again at once for this image would be refused.
+	 */
+	if (b->fd >= 0)
+		flock(b->fd, LOCK_UN);
 	blk_io_fini(b);
 	if (b->fd >= 0)
 		close(b->fd);
@@ -469,11 +476,10 @@ static bool queue_live(struct blk_queue *bq)
 /*
  * Pop every available chain, as long as the queue has free slots (only a
  * driver with more chains outstanding than the queue size runs out). With
- * no slot left kicks stay off and completions resume the queue. arm: ask for
- * kicks again once the queue is empty (else the caller polls it and arms it
- * when it stops).
+ * no slot left kicks stay off and completions resume the queue. Kicks stay
+ * off here: blk_run() asks for them again only when it is about to sleep.
  */
-static void process_queue(struct blk_queue *bq, bool arm)
+static void process_queue(struct blk_queue *bq)
 {
 	struct virtq *vq = &bq->b->dev->queues[bq->index].vq;
 	int rc = 0;
@@ -489,18 +495,11 @@ static void process_queue(struct blk_queue *bq, bool arm)
 			return;
 		}
 	}
-	do {
-		virtq_disable_kicks(vq);
-		while (bq->outstanding < vq->size &&
-		       (rc = virtq_pop(vq, bq->elem)) > 0)
-			handle_chain(bq, bq->elem);
-		if (rc < 0)
-			return;
-		if (bq->outstanding >= vq->size) {
-			bq->pending = true;
-			return;
-		}
-	} while (arm && virtq_enable_kicks(vq));
+	virtq_disable_kicks(vq);
+	while (bq->outstanding < vq->size && (rc = virtq_pop(vq, bq->elem)) > 0)
+		handle_chain(bq, bq->elem);
+	if (rc >= 0 && bq->outstanding >= vq->size)
+		bq->pending = true;
 }
 
 static void send_interrupts(struct blk *b)
@@ -565,7 +564,7 @@ static void adapt_poll(struct blk *b, uint64_t now)
  * has a free slot for it. */
 static bool work_arrived(struct blk *b)
 {
-	bool found = io_uring_cq_ready(&b->ring);
+	bool found = blk_io_ready(b);
 
 	for (unsigned int q = 0; q < b->nq; q++) {
 		struct virtq *vq = &b->dev->queues[q].vq;
@@ -610,7 +609,13 @@ static bool arm_queues(struct blk *b)
 
 /* ---- running ------------------------------------------------------------ */
 
-/* Feed queues, submit, complete; until nothing more finishes at once. */
+/*
+ * Feed queues, submit, complete; until nothing more finishes at once. Kicks
+ * are asked for again only after the interrupts went out: a driver that
+ * answers its interrupt with new requests at once (while the worker is still
+ * here, or has been preempted by it) then needs no kick for them, which
+ * under Xen is a trap less for the guest, and a wakeup less for the worker.
+ */
 static void blk_run(struct blk *b)
 {
 	bool poll;
@@ -622,12 +627,12 @@ static void blk_run(struct blk *b)
 		do {
 			for (unsigned int q = 0; q < b->nq; q++)
 				if (b->queues[q].pending)
-					process_queue(&b->queues[q], !poll);
+					process_queue(&b->queues[q]);
 			blk_io_submit(b);
 		} while (blk_io_reap(b));
 		send_interrupts(b);
 		/* Poll only while I/O is in flight: then the CPU is ours anyway. */
-	} while (poll && ((b->sqes_inflight && poll_work(b)) || arm_queues(b)));
+	} while ((poll && b->sqes_inflight && poll_work(b)) || arm_queues(b));
 	if (b->poll_max_ns)
 		b->idle_since = mono_ns();
 }

@@ -162,6 +162,8 @@ void blk_io_start(struct blk_req *r);
 void blk_io_submit(struct blk *b);
 /* Complete what the kernel finished; the number of completions seen. */
 unsigned int blk_io_reap(struct blk *b);
+/* Completions are waiting to be reaped (for polling). */
+bool blk_io_ready(struct blk *b);
 /* Cancel and wait for everything in flight; requests are forgotten. */
 void blk_io_drain(struct blk *b);
 

@@ -10,6 +10,14 @@
  * The kernel signals completions on an eventfd the worker watches, so the
  * kick path never waits for I/O.
  *
+ * The kernel finishes what its I/O worker threads did as task work of the
+ * thread that submitted it, and by default interrupts that thread with an
+ * inter-processor interrupt to run it. Where the kernel has it the ring is
+ * cooperative (IORING_SETUP_COOP_TASKRUN): the work waits for the worker's
+ * next system call, or blk_io_reap() enters the kernel when the ring's flag
+ * says work waits; a sleeping worker is still woken. In a VM every IPI is a
+ * VM exit: bench/README.md has what this saved.
+ *
  * cache=none and guest memory O_DIRECT cannot reach. Direct I/O pins the
  * user pages, and that fails with EFAULT for Xen's foreign mappings of guest
  * RAM (privcmd maps them VM_IO | VM_PFNMAP, there is no struct page to pin);
@@ -81,9 +89,15 @@ int blk_io_init(struct blk *b, unsigned int depth, char *err, size_t errlen)
 		sq = BLK_SQ_MAX;
 	/* One operation per request plus a cancel: the CQ never overflows. */
 	cq = pow2_at_least(depth + 1);
-	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP |
+		  IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
 	p.cq_entries = cq > 2 * sq ? (cq < BLK_CQ_MAX ? cq : BLK_CQ_MAX) : 2 * sq;
 	rc = io_uring_queue_init_params(sq, &b->ring, &p);
+	if (rc == -EINVAL) {
+		/* Before Linux 5.19. */
+		p.flags &= ~(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+		rc = io_uring_queue_init_params(sq, &b->ring, &p);
+	}
 	if (rc) {
 		snprintf(err, errlen, "%s: io_uring: %s", b->dev->name, strerror(-rc));
 		return rc;
@@ -492,6 +506,18 @@ static void dispatch(struct blk_req *r, int res)
 	}
 }
 
+/* Completions the kernel holds back until this thread enters it. */
+static bool kernel_holds_events(struct blk *b)
+{
+	return IO_URING_READ_ONCE(*b->ring.sq.kflags) &
+	       (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN);
+}
+
+bool blk_io_ready(struct blk *b)
+{
+	return io_uring_cq_ready(&b->ring) || kernel_holds_events(b);
+}
+
 unsigned int blk_io_reap(struct blk *b)
 {
 	struct io_uring_cqe *cqe;
@@ -499,7 +525,7 @@ unsigned int blk_io_reap(struct blk *b)
 
 	if (b->sqes_inflight == b->sqes_queued && !b->waiting)
 		return 0;
-	if (io_uring_cq_has_overflow(&b->ring))
+	if (kernel_holds_events(b))
 		io_uring_get_events(&b->ring);
 	/* New completions may land while we go: the loop re-reads the tail. */
 	io_uring_for_each_cqe(&b->ring, head, cqe) {

@@ -422,6 +422,29 @@ static void blk_image_lock(void)
 	expect_open_error(spec, "in use");
 }
 
+/*
+ * A backend started again at once for the same image gets it: the lock is
+ * dropped with the device, not when the kernel gets round to tearing down
+ * the io_uring that still holds the file.
+ */
+static void blk_reopen(void)
+{
+	struct img *im = img_new(IMG_SIZE);
+	char spec[512], err[256];
+	uint8_t buf[SECTOR];
+
+	snprintf(spec, sizeof(spec), "blk,file=%s", im->path);
+	for (int i = 0; i < 20; i++) {
+		struct vdrv *d = vdrv_open(spec, NULL, err, sizeof(err));
+
+		XT_ASSERT_MSG(d, "round %d: %s", i, err);
+		XT_ASSERT_MSG(!vdrv_init(d, BLK_FEATURES, 1, 0), "init: %s", d->err);
+		XT_EQ(blk_read(d, i, buf, SECTOR), VIRTIO_BLK_S_OK);
+		check_pattern(buf, i * SECTOR, SECTOR);
+		vdrv_close(d);
+	}
+}
+
 static void blk_readonly_shared(void)
 {
 	struct img *im = img_new(IMG_SIZE);
@@ -1351,6 +1374,7 @@ int main(int argc, char **argv)
 		XT_CASE(blk_bad_options),
 		XT_CASE(blk_image_lock),
 		XT_CASE(blk_readonly_shared),
+		XT_CASE(blk_reopen),
 		XT_CASE(blk_read_sectors),
 		XT_CASE(blk_write_sectors),
 		XT_CASE(blk_scattered),
