@@ -179,16 +179,9 @@ static int reply_error(struct xvqmp_buf *out, yajl_val id, const char *cls,
 	return finish(g, id, out);
 }
 
-int xvqmp_greeting(struct xvqmp_buf *out)
+/* The version object of the greeting and of query-version. */
+static void gen_version(yajl_gen g)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-
-	if (!g)
-		return -ENOMEM;
-	yajl_gen_map_open(g);
-	gen_str(g, "QMP");
-	yajl_gen_map_open(g);
-	gen_str(g, "version");
 	yajl_gen_map_open(g);
 	gen_str(g, "qemu");
 	yajl_gen_map_open(g);
@@ -199,6 +192,19 @@ int xvqmp_greeting(struct xvqmp_buf *out)
 	gen_str(g, "package");
 	gen_str(g, PACKAGE_NAME " " PACKAGE_VERSION);
 	yajl_gen_map_close(g);
+}
+
+int xvqmp_greeting(struct xvqmp_buf *out)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	if (!g)
+		return -ENOMEM;
+	yajl_gen_map_open(g);
+	gen_str(g, "QMP");
+	yajl_gen_map_open(g);
+	gen_str(g, "version");
+	gen_version(g);
 	gen_str(g, "capabilities");
 	yajl_gen_array_open(g);
 	yajl_gen_array_close(g);
@@ -263,16 +269,7 @@ static int cmd_query_status(struct xvqmp_sess *s, yajl_val args, yajl_gen g,
 static int cmd_query_version(struct xvqmp_sess *s, yajl_val args, yajl_gen g,
 			     struct result *r)
 {
-	yajl_gen_map_open(g);
-	gen_str(g, "qemu");
-	yajl_gen_map_open(g);
-	gen_int(g, "micro", QEMU_MICRO);
-	gen_int(g, "minor", QEMU_MINOR);
-	gen_int(g, "major", QEMU_MAJOR);
-	yajl_gen_map_close(g);
-	gen_str(g, "package");
-	gen_str(g, PACKAGE_NAME " " PACKAGE_VERSION);
-	yajl_gen_map_close(g);
+	gen_version(g);
 	return 0;
 }
 
