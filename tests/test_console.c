@@ -453,6 +453,20 @@ static void con_rx_waits_for_buffer(void)
 #define SLOW_CHAINS	64
 #define SLOW_CHAIN	(16u << 10)
 
+/* Fill data (SLOW_CHAINS * SLOW_CHAIN bytes) with the pattern, post it as
+ * SLOW_CHAINS chains on vq and kick. */
+static void post_slow_chains(struct vdrv *d, struct vdrv_vq *vq, uint8_t *data)
+{
+	for (size_t i = 0; i < (size_t)SLOW_CHAINS * SLOW_CHAIN; i++)
+		data[i] = pattern(i);
+	for (unsigned int i = 0; i < SLOW_CHAINS; i++) {
+		struct vdrv_seg s = { .data = data + i * SLOW_CHAIN, .len = SLOW_CHAIN };
+
+		XT_ASSERT_MSG(vdrv_post(vq, &s, 1, false, NULL) >= 0, "%s", d->err);
+	}
+	vdrv_kick(vq);
+}
+
 /* A client that does not read: the device holds back, loses nothing. */
 static void con_slow_host(void)
 {
@@ -467,14 +481,7 @@ static void con_slow_host(void)
 	xt_defer(free, data);
 	xt_defer(free, in);
 	setsockopt(cfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	for (size_t i = 0; i < total; i++)
-		data[i] = pattern(i);
-	for (unsigned int i = 0; i < SLOW_CHAINS; i++) {
-		struct vdrv_seg s = { .data = data + i * SLOW_CHAIN, .len = SLOW_CHAIN };
-
-		XT_ASSERT_MSG(vdrv_post(vq, &s, 1, false, NULL) >= 0, "%s", d->err);
-	}
-	vdrv_kick(vq);
+	post_slow_chains(d, vq, data);
 	vdrv_msleep(200);
 	/* Stuck on a full socket, waiting for it to drain. */
 	XT_ASSERT(vdrv_used_pending(vq) < SLOW_CHAINS);
@@ -981,14 +988,7 @@ static void con_port_flow(void)
 	setsockopt(c1, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	ports_dialogue(d, true, true);
 	ctrl_send(d, 1, VIRTIO_CONSOLE_PORT_OPEN, 1);
-	for (size_t i = 0; i < total; i++)
-		data[i] = pattern(i);
-	for (unsigned int i = 0; i < SLOW_CHAINS; i++) {
-		struct vdrv_seg s = { .data = data + i * SLOW_CHAIN, .len = SLOW_CHAIN };
-
-		XT_ASSERT_MSG(vdrv_post(vq, &s, 1, false, NULL) >= 0, "%s", d->err);
-	}
-	vdrv_kick(vq);
+	post_slow_chains(d, vq, data);
 	vdrv_msleep(200);
 	XT_ASSERT(vdrv_used_pending(vq) < SLOW_CHAINS);
 	XT_ASSERT(port_watching(d, 1) & EPOLLOUT);

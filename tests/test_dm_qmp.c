@@ -678,24 +678,33 @@ static void daemon_probe(void)
 	XT_EQ(wait_exit(pid, 1000), 0);
 }
 
-/* Without libxl's SIGHUP the probe ends by itself soon after "quit". */
-static void daemon_probe_alone(void)
+/* The daemon as libxl's probe, its monitor a socket it creates at path;
+ * returns once the socket exists (or after 5 s). */
+static pid_t spawn_probe_at(const char *path)
 {
-	struct fixture *f = fixture_new(XVQMP_RUNNING);
 	char chardev[160];
 	char *argv[] = {
 		XV_DAEMON, "-S", "-machine", "none,accel=xen", "-chardev", chardev,
 		"-mon", "chardev=libxl-cmd,mode=control", NULL,
 	};
-	int id = 1;
-	struct conn *c;
 	pid_t pid;
 
 	snprintf(chardev, sizeof(chardev), "socket,id=libxl-cmd,path=%s,server=on,wait=off",
-		 f->path);
+		 path);
 	pid = spawn_daemon(argv);
-	for (int i = 0; i < 500 && access(f->path, F_OK); i++)
+	for (int i = 0; i < 500 && access(path, F_OK); i++)
 		usleep(10000);
+	return pid;
+}
+
+/* Without libxl's SIGHUP the probe ends by itself soon after "quit". */
+static void daemon_probe_alone(void)
+{
+	struct fixture *f = fixture_new(XVQMP_RUNNING);
+	pid_t pid = spawn_probe_at(f->path);
+	int id = 1;
+	struct conn *c;
+
 	c = libxl_connect(f, &id);
 	libxl_cmd(c, &id, "quit", NULL);
 	XT_EQ(wait_exit(pid, 5000), 0);
@@ -705,19 +714,9 @@ static void daemon_probe_alone(void)
 static void daemon_sighup(void)
 {
 	struct fixture *f = fixture_new(XVQMP_RUNNING);
-	char chardev[160];
-	char *argv[] = {
-		XV_DAEMON, "-S", "-machine", "none,accel=xen", "-chardev", chardev,
-		"-mon", "chardev=libxl-cmd,mode=control", NULL,
-	};
-	struct conn *c = NULL;
-	pid_t pid;
+	pid_t pid = spawn_probe_at(f->path);
+	struct conn *c;
 
-	snprintf(chardev, sizeof(chardev), "socket,id=libxl-cmd,path=%s,server=on,wait=off",
-		 f->path);
-	pid = spawn_daemon(argv);
-	for (int i = 0; i < 500 && access(f->path, F_OK); i++)
-		usleep(10000);
 	c = conn_open(f->path);
 	expect_greeting(c);
 	XT_ASSERT(!kill(pid, SIGHUP));
