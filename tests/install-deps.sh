@@ -1,11 +1,13 @@
 #!/bin/bash
-# Install what building and unit-testing xen-virtio needs on Debian 12.
+# Install what building and unit-testing xen-virtio needs on Debian 12
+# (and what the boot lab's resolver tests, tests/boot/test-fetch, need).
 # Quiet and quick when everything is already there.
 set -euo pipefail
 
 PKGS=(build-essential autoconf automake libtool pkg-config
       libxen-dev libfdt-dev liburing-dev libyajl-dev linux-libc-dev
-      clang libclang-rt-14-dev device-tree-compiler)
+      clang libclang-rt-14-dev device-tree-compiler
+      curl ca-certificates python3 xz-utils)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -53,23 +53,61 @@ short_hash() {
 
 # ---------------------------------------------------------------- hypervisor
 
+# Unpack the user's Xen source (--xen-source: a tree, a tarball or a .dsc)
+# into directory $1, once per file (a tree is copied over on every run,
+# so that make sees its changes). Its series must be the generation's:
+# Debian's tools of that series run in the domains.
+user_xen_tree() {
+	local tree=$1 major minor
+	if [ -d "$XEN_SOURCE" ]; then
+		mkdir -p "$tree"
+		cp -a "$XEN_SOURCE/." "$tree/"
+	elif ! have_stamp "$tree"; then
+		rm -rf "$tree"
+		mkdir -p "$tree"
+		case $XEN_SOURCE in
+		*.dsc) logged "$LOG_DIR/xen-unpack.log" dpkg-source -x "$XEN_SOURCE" "$tree.x" &&
+			rm -rf "$tree" && mv "$tree.x" "$tree" ;;
+		*) logged "$LOG_DIR/xen-unpack.log" tar -xf "$XEN_SOURCE" -C "$tree" --strip-components=1 ;;
+		esac || die "cannot unpack --xen-source $XEN_SOURCE"
+		set_stamp "$tree"
+	fi
+	[ -f "$tree/xen/Makefile" ] || die "--xen-source $XEN_SOURCE has no xen/Makefile: not a Xen source"
+	major=$(sed -n 's/^export XEN_VERSION[[:space:]]*=[[:space:]]*//p' "$tree/xen/Makefile")
+	minor=$(sed -n 's/^export XEN_SUBVERSION[[:space:]]*=[[:space:]]*//p' "$tree/xen/Makefile")
+	[ "$major.$minor" = "$XEN_SERIES" ] ||
+		die "--xen-source $XEN_SOURCE is Xen $major.$minor; Debian $DEBIAN's tools are $XEN_SERIES"
+}
+
 # Sets XEN_IMAGE. Debian's own arm64 hypervisor has no ioreq servers, so
-# build one from the very source package whose tools the domains run.
+# build one from the very source package whose tools the domains run (or
+# from the user's source of the same series).
 build_xen() {
 	local key dir tree m
 	key=$(printf '%s' "$XEN_KCONFIG" | short_hash)
-	dir=$XEN_DIR/hypervisor-$key
-	XEN_IMAGE=$dir/xen
+	if [ -n "$XEN_SOURCE" ]; then
+		key=$( (printf '%s\n' "$XEN_KCONFIG" "$XEN_SOURCE"; stat -c '%s %Y' "$XEN_SOURCE") | short_hash)
+		tree=$XEN_DIR/user-$(printf '%s' "$XEN_SOURCE" | short_hash)
+		dir=$tree/hypervisor-$key
+		tree=$tree/tree
+		XEN_IMAGE=$dir/xen
+		user_xen_tree "$tree"
+		# A tree may change without its mtime: always let make decide.
+		[ -d "$XEN_SOURCE" ] && rm -f "$dir/.done"
+	else
+		dir=$XEN_DIR/hypervisor-$key
+		tree=$XEN_DIR/tree
+		XEN_IMAGE=$dir/xen
+	fi
 	have_stamp "$dir" && return 0
-	tree=$XEN_DIR/tree
-	if ! have_stamp "$tree"; then
+	if [ -z "$XEN_SOURCE" ] && ! have_stamp "$tree"; then
 		note "unpacking the xen $XEN_VERSION source package"
 		rm -rf "$tree"
 		logged "$LOG_DIR/xen-unpack.log" dpkg-source -x "$XEN_DIR"/src/xen_*.dsc "$tree" ||
 			die "dpkg-source -x failed"
 		set_stamp "$tree"
 	fi
-	note "building the Xen $XEN_VERSION hypervisor with CONFIG_IOREQ_SERVER=y (about a minute)"
+	note "building the Xen ${XEN_SOURCE:-$XEN_VERSION} hypervisor with CONFIG_IOREQ_SERVER=y (about a minute)"
 	m=(XEN_TARGET_ARCH=arm64 "CROSS_COMPILE=$CROSS-")
 	if [ -f "$tree/debian/xen-kconfig" ]; then
 		cp "$tree/debian/xen-kconfig" "$tree/xen/.config"
@@ -101,21 +139,28 @@ merge_usr() {
 
 # ------------------------------------------------------------------- kernel
 
-# Sets KERNEL_ROOT (the unpacked package), KERNEL_RELEASE and KERNEL_IMAGE.
-unpack_kernel() {
-	local dir=$CACHE/kernel/$KERNEL_PKG-$KERNEL_VERSION
-	KERNEL_ROOT=$dir/root
-	if ! have_stamp "$dir"; then
-		note "unpacking $KERNEL_PKG"
-		rm -rf "$dir"
-		mkdir -p "$dir"
-		dpkg-deb -x "$KERNEL_DEB" "$KERNEL_ROOT"
-		# Debian 13 puts the modules in /usr/lib/modules; depmod -b and
-		# the lab look in /lib/modules.
-		if [ -d "$KERNEL_ROOT/usr/lib/modules" ] && [ ! -e "$KERNEL_ROOT/lib" ]; then
-			ln -s usr/lib "$KERNEL_ROOT/lib"
+# Sets KERNEL_ROOT (the unpacked package or the lab-built kernel),
+# KERNEL_CACHE_DIR, KERNEL_RELEASE and KERNEL_IMAGE.
+prepare_kernel() {
+	local dir
+	if [ "$KERNEL_KIND" = lab ]; then
+		build_lab_kernel
+	else
+		dir=$CACHE/kernel/$KERNEL_PKG-$KERNEL_VERSION
+		KERNEL_CACHE_DIR=$dir
+		KERNEL_ROOT=$dir/root
+		if ! have_stamp "$dir"; then
+			note "unpacking $KERNEL_PKG"
+			rm -rf "$dir"
+			mkdir -p "$dir"
+			dpkg-deb -x "$KERNEL_DEB" "$KERNEL_ROOT"
+			# Debian 13 puts the modules in /usr/lib/modules; depmod -b
+			# and the lab look in /lib/modules.
+			if [ -d "$KERNEL_ROOT/usr/lib/modules" ] && [ ! -e "$KERNEL_ROOT/lib" ]; then
+				ln -s usr/lib "$KERNEL_ROOT/lib"
+			fi
+			set_stamp "$dir"
 		fi
-		set_stamp "$dir"
 	fi
 	KERNEL_RELEASE=$(find "$KERNEL_ROOT/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tail -n 1)
 	[ -n "$KERNEL_RELEASE" ] || die "$KERNEL_PKG has no /lib/modules"
@@ -304,13 +349,16 @@ build_static_tool() {
 	$CROSS-strip "$out"
 }
 
-# The checks' tools: xv-pattern (disk patterns, discard, holes) and
-# xv-sockline (lines over the console's unix socket).
+# The checks' tools: xv-pattern (disk patterns, discard, holes),
+# xv-sockline (lines over the console's unix socket) and xv-privcmd
+# (the privcmd irqfd/ioeventfd interface of Dom0's kernel).
 build_pattern_tool() {
 	build_static_tool xv-pattern
 	build_static_tool xv-sockline
+	build_static_tool xv-privcmd
 	PATTERN_TOOL=$CACHE/build/xv-pattern
 	SOCKLINE_TOOL=$CACHE/build/xv-sockline
+	PRIVCMD_TOOL=$CACHE/build/xv-privcmd
 }
 
 # ---------------------------------------------------------------- initramfs
@@ -360,9 +408,9 @@ build_dom0_base() {
 		case ${p##*/} in libxen-dev_*) continue ;; esac
 		debs+=("$p")
 	done
-	key=$( (printf '%s\n' "${debs[@]##*/}" "$KERNEL_DEB" "${DOM0_MODULES[@]}"
+	key=$( (printf '%s\n' "${debs[@]##*/}" "$KERNEL_IMAGE" "${DOM0_MODULES[@]}"
 		declare -f build_dom0_base install_modules) | short_hash)
-	dir=$CACHE/rootfs/dom0-$key
+	dir=$CACHE/rootfs/dom0-$KERNEL_KIND-$key
 	DOM0_BASE_ROOT=$dir/root
 	DOM0_BASE_CPIO=$dir/base.cpio.gz
 	have_stamp "$dir" && return 0
@@ -399,9 +447,9 @@ e2fs_program() {
 build_domu_base() {
 	local key dir root p
 	key=$( (for p in "${DOMU_DEBS[@]}"; do echo "${DEB[$p]##*/}"; done
-		echo "$KERNEL_DEB" "${DOMU_MODULES[@]}"
+		echo "$KERNEL_IMAGE" "${DOMU_MODULES[@]}"
 		declare -f build_domu_base install_modules) | short_hash)
-	dir=$CACHE/rootfs/domu-$key
+	dir=$CACHE/rootfs/domu-$KERNEL_KIND-$key
 	DOMU_BASE_ROOT=$dir/root
 	have_stamp "$dir" && return 0
 	rm -rf "$dir"
@@ -435,11 +483,13 @@ build_initramfs() {
 	cp "$TOP"/xl-examples/*.cfg "$TOP"/xl-examples/*.conf "$ov/etc/xen/examples/"
 	install -m 755 "$PATTERN_TOOL" "$ov/usr/bin/xv-pattern"
 	install -m 755 "$SOCKLINE_TOOL" "$ov/usr/bin/xv-sockline"
+	install -m 755 "$PRIVCMD_TOOL" "$ov/usr/bin/xv-privcmd"
 	cp -a "$DAEMON_STAGE/usr/bin/." "$ov/usr/bin/"
 	cat >"$ov/etc/xv-lab/env" <<-EOF
 		XEN_SERIES=$XEN_SERIES
 		XEN_VERSION=$XEN_VERSION
 		KERNEL_RELEASE=$KERNEL_RELEASE
+		KERNEL_KIND=$KERNEL_KIND
 	EOF
 	for f in "$DAEMON_STAGE"/usr/bin/*; do
 		check_needed "$DOM0_BASE_ROOT" "$f"
