@@ -320,7 +320,7 @@ resolve_kernel() {
 			PINS_USED+=("$name=$ver")
 			return 0
 		fi
-	done < <(pinned "${re//+/[+]}")
+	done < <(pinned "$re")
 	need_apt
 	while read -r name; do
 		ver=$(candidate_version "$name")

@@ -35,9 +35,10 @@ lab_mirrors() {
 # "name version archive:path sha256".
 pinned() {
 	[ -f "$MANIFEST" ] || return 0
-	awk -v g="$DEBIAN" -v re="^($1)\$" '
+	# The expression through the environment: awk -v would eat its "\".
+	PIN_RE="^($1)\$" awk -v g="$DEBIAN" '
 		/^[[:space:]]*(#|$)/ { next }
-		($1 == g || $1 == "*") && $2 ~ re { print $2, $3, $4, $5 }' "$MANIFEST"
+		($1 == g || $1 == "*") && $2 ~ ENVIRON["PIN_RE"] { print $2, $3, $4, $5 }' "$MANIFEST"
 }
 
 # archive:path -> URL on the mirror.
