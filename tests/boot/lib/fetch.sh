@@ -192,10 +192,13 @@ rebuild_dsc() {
 # any part is missing; the reasons go to PIN_FAILURES. With a source of
 # the user's own (XEN_SOURCE), only the binaries are fetched.
 fetch_xen_version() {
-	local v=$1 dir=$CACHE/xen/$1 tmp pkgs=() p log
+	local v=$1 dir=$CACHE/xen/$1 tmp pkgs=() p log line
 	have_stamp "$dir" && return 0
 	if recently_unavailable xen "$v"; then
-		PIN_FAILURES+=("xen $v, as an earlier run found (retried after $UNAVAILABLE_TTL minutes): $(paste -sd';' "$(unavailable_mark xen "$v")")")
+		note "xen $v: not downloadable when a run less than $UNAVAILABLE_TTL minutes ago tried it"
+		while IFS= read -r line; do
+			PIN_FAILURES+=("$line")
+		done <"$(unavailable_mark xen "$v")"
 		return 1
 	fi
 	note "downloading xen $v (arm64 tools${XEN_SOURCE:+; source from $XEN_SOURCE}${XEN_SOURCE:-, and source})"
