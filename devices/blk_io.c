@@ -56,18 +56,13 @@
 #define BLK_ZERO_BUF	(64u << 10)
 #define BLK_SQ_MAX	4096u
 #define BLK_CQ_MAX	65536u
-#define BLK_IO_ERRORS_LOGGED 20
 
 static void step(struct blk_req *r);
 
 static void io_error(struct blk *b, const char *what, int res)
 {
-	static _Atomic unsigned int n;
-	unsigned int k = atomic_fetch_add(&n, 1) + 1;
-
-	/* A failing disk must not flood the log either. */
-	if (k <= BLK_IO_ERRORS_LOGGED || !(k % 10000))
-		log_err("%s: %s: %s", b->dev->name, what, strerror(-res));
+	/* A failing disk (or a guest driving one) must not flood the log. */
+	vdev_guest_log(b->dev, VLOG_ERR, "%s: %s", what, strerror(-res));
 }
 
 static unsigned int pow2_at_least(unsigned int n)

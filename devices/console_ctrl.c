@@ -103,7 +103,7 @@ void con_ctrl_resize(struct con *c)
 static void port_ready(struct con *c, struct con_port *p, uint16_t ok)
 {
 	if (!ok) {
-		log_warn("%s: driver could not set up port %u", c->dev->name, p->id);
+		vdev_guest_log(c->dev, VLOG_WARN, "driver could not set up port %u", p->id);
 		return;
 	}
 	p->guest_ready = true;
@@ -128,7 +128,7 @@ static void handle(struct con *c, const struct virtio_console_control *m)
 
 	if (event == VIRTIO_CONSOLE_DEVICE_READY) {
 		if (!value) {
-			log_warn("%s: driver could not set up the device", c->dev->name);
+			vdev_guest_log(c->dev, VLOG_WARN, "driver could not set up the device");
 			return;
 		}
 		for (unsigned int i = 0; i < c->nports; i++)

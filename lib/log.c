@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -96,5 +97,77 @@ void vlog(enum vlog_level level, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	vlogv(level, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- rate limit --------------------------------------------------------- */
+
+/* Like the kernel's printk ratelimit: ten lines per five seconds. */
+static _Atomic unsigned int limit_interval_ms = 5000;
+static _Atomic unsigned int limit_burst = 10;
+
+void vlog_set_limit(unsigned int interval_ms, unsigned int burst)
+{
+	atomic_store(&limit_interval_ms, interval_ms ? interval_ms : 1);
+	atomic_store(&limit_burst, burst ? burst : 1);
+}
+
+void vlog_limit_init(struct vlog_limit *l)
+{
+	atomic_store(&l->window, 0);
+	atomic_store(&l->printed, 0);
+	atomic_store(&l->missed, 0);
+	l->interval_ms = atomic_load(&limit_interval_ms);
+	l->burst = atomic_load(&limit_burst);
+}
+
+static unsigned long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * True when the line may be written. Lock-free: a race at a window's
+ * boundary may let a line or two more through, never hold one back
+ * uncounted.
+ */
+static bool limit_allow(struct vlog_limit *l)
+{
+	unsigned long long now = now_ms(), w = atomic_load(&l->window);
+
+	if (now - w >= l->interval_ms &&
+	    atomic_compare_exchange_strong(&l->window, &w, now))
+		atomic_store(&l->printed, 0);
+	if (atomic_fetch_add(&l->printed, 1) < l->burst)
+		return true;
+	atomic_fetch_add(&l->missed, 1);
+	return false;
+}
+
+void vlog_limitedv(struct vlog_limit *l, enum vlog_level level, const char *fmt,
+		   va_list ap)
+{
+	char msg[900];
+	unsigned long missed;
+
+	if ((int)level > atomic_load(&log_level) || !limit_allow(l))
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	missed = atomic_exchange(&l->missed, 0);
+	if (missed)
+		vlog(level, "%s (%lu lines suppressed before this one)", msg, missed);
+	else
+		vlog(level, "%s", msg);
+}
+
+void vlog_limited(struct vlog_limit *l, enum vlog_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog_limitedv(l, level, fmt, ap);
 	va_end(ap);
 }

@@ -17,7 +17,6 @@
 #include "vdev.h"
 
 #define VDEV_MAX_MODELS 32
-#define GUEST_ERRORS_LOGGED 50
 
 struct vdev_fd {
 	struct vdev *dev;
@@ -81,22 +80,28 @@ static void vdev_interrupt(struct vdev *dev, uint32_t bits)
 		dev->irq(dev, dev->irq_opaque);
 }
 
+/* A hostile guest must not be able to flood the log: every line it can
+ * cause goes through the device's one limit. */
 void vdev_guest_error(struct vdev *dev, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
 
-	/* A hostile guest must not be able to flood the log. */
-	unsigned int n = atomic_fetch_add(&dev->guest_errors, 1) + 1;
-
-	if (n > GUEST_ERRORS_LOGGED && n % 10000)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warn("%s: guest error: %s%s", dev->name, msg,
-		 n == GUEST_ERRORS_LOGGED ?
-		 " (further guest errors are logged every 10000th)" : "");
+	vlog_limited(&dev->guest_log, VLOG_WARN, "%s: guest error: %s", dev->name, msg);
+}
+
+void vdev_guest_log(struct vdev *dev, enum vlog_level level, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	vlog_limited(&dev->guest_log, level, "%s: %s", dev->name, msg);
 }
 
 void vdev_fail(struct vdev *dev, const char *fmt, ...)
@@ -104,12 +109,13 @@ void vdev_fail(struct vdev *dev, const char *fmt, ...)
 	char msg[256];
 	va_list ap;
 
+	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
-		return;
-	log_err("%s: device needs reset: %s", dev->name, msg);
+	/* A reset/fail loop is the guest's to repeat: limited too. */
+	vlog_limited(&dev->guest_log, VLOG_ERR, "%s: device needs reset: %s", dev->name, msg);
 	dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	vdev_interrupt(dev, VDEV_ISR_CONFIG);
 }
@@ -386,8 +392,13 @@ void vdev_queue_disable(struct vdev *dev, unsigned int q)
 	if (q >= dev->num_queues || !atomic_load(&dev->queues[q].ready))
 		return;
 	qs = &dev->queues[q];
-	if (vdev_running(dev)) {
-		/* Without VIRTIO_F_RING_RESET a live queue cannot stop alone. */
+	/*
+	 * Without VIRTIO_F_RING_RESET a live queue cannot stop alone. Once the
+	 * driver has started the device, work may be in flight even when the
+	 * device already needs a reset: it is quiesced all the same, or a
+	 * completion would land in the ring the guest installs next.
+	 */
+	if (dev->status & VIRTIO_CONFIG_S_DRIVER_OK) {
 		if (dev->model->reset)
 			dev->model->reset(dev);
 		vdev_fail(dev, "queue %u disabled while the device runs", q);
@@ -488,6 +499,7 @@ struct vdev *vdev_new(struct vopts *o, const char *name, char *err,
 	dev->model = m;
 	snprintf(dev->name, sizeof(dev->name), "%s", name ? name : m->name);
 	pthread_mutex_init(&dev->lock, NULL);
+	vlog_limit_init(&dev->guest_log);
 	for (unsigned int q = 0; q < VDEV_MAX_QUEUES; q++)
 		dev->queues[q].kick_fd = -1;
 	/* The loop exists before create, so a model may watch fds from it. */

@@ -25,6 +25,7 @@
 #include <linux/virtio_mmio.h>
 
 #include "gmem.h"
+#include "log.h"
 #include "loop.h"
 #include "opts.h"
 #include "virtq.h"
@@ -109,7 +110,7 @@ struct vdev {
 	pthread_t worker;
 	bool worker_running;
 	struct vdev_fd *fds;		/* model fds watched by the worker */
-	_Atomic unsigned int guest_errors;	/* rate limit for guest-caused logs */
+	struct vlog_limit guest_log;	/* every line the guest can cause */
 };
 
 /* Registry of device models, by name. */
@@ -163,6 +164,13 @@ void vdev_fail(struct vdev *dev, const char *fmt, ...)
 /* Log a guest-caused problem, rate-limited per device. */
 void vdev_guest_error(struct vdev *dev, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * Any other line a guest can cause (a model's warning about what the
+ * driver sent): prefixed with the device's name, through the same
+ * per-device limit as vdev_guest_error and vdev_fail.
+ */
+void vdev_guest_log(struct vdev *dev, enum vlog_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Watch an fd in the worker; fn runs with dev->lock and gmem read lock. */
 int vdev_add_fd(struct vdev *dev, int fd, uint32_t events, vloop_fd_fn *fn,
 		void *opaque);

@@ -8,10 +8,14 @@
  * 0x10..0x1f, model features 0, 1 and 33, a veto on feature 1 without 0,
  * and counters for kicks, resets and config writes.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <linux/virtio_ids.h>
 
@@ -442,6 +446,96 @@ static void mmio_queue_disable_while_running(void)
 	XT_ASSERT(atomic_load(&priv(d)->resets) >= 1);
 }
 
+/*
+ * A device that already needs a reset still has the work the driver gave it
+ * before: disabling a queue quiesces the model all the same, or a late
+ * completion would land in the ring the guest installs next.
+ */
+static void mmio_queue_disable_after_failure_quiesces(void)
+{
+	struct vdrv *d = running("xtcfg");
+	unsigned int resets;
+
+	vdev_lock(d->dev);
+	vdev_fail(d->dev, "a failure while queue 0 runs");
+	vdev_unlock(d->dev);
+	XT_ASSERT(vdrv_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	resets = atomic_load(&priv(d)->resets);
+	wr(d, VIRTIO_MMIO_QUEUE_SEL, 4, 0);
+	wr(d, VIRTIO_MMIO_QUEUE_READY, 4, 0);
+	XT_EQ(rd(d, VIRTIO_MMIO_QUEUE_READY, 4), 0);
+	XT_EQ(atomic_load(&priv(d)->resets), resets + 1);
+}
+
+/* Lines in the file behind fd; *last gets the last one. */
+static unsigned int count_lines(int fd, char *last, size_t len)
+{
+	char buf[4096], line[512];
+	size_t n = 0;
+	unsigned int lines = 0;
+	ssize_t got;
+
+	XT_ASSERT(lseek(fd, 0, SEEK_SET) == 0);
+	while ((got = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < got; i++) {
+			if (buf[i] != '\n') {
+				if (n < sizeof(line) - 1)
+					line[n++] = buf[i];
+				continue;
+			}
+			line[n] = 0;
+			snprintf(last, len, "%s", line);
+			n = 0;
+			lines++;
+		}
+	}
+	return lines;
+}
+
+/*
+ * A driver looping on reset / QueueReady-before-FEATURES_OK makes the
+ * device fail 20000 times: the log gets the limit's ten lines, and the
+ * next line let through counts every one held back.
+ */
+#define FAIL_LOOPS 20000
+static void mmio_fail_loop_log_limited(void)
+{
+	struct vdrv *d;
+	char last[512] = "";
+	unsigned int lines;
+	unsigned long missed = 0;
+	const char *p;
+	int fd = memfd_create("xt-log", 0);
+
+	XT_ASSERT(fd >= 0);
+	/* A window no loop outlasts: the count below is exact. */
+	vlog_set_limit(600000, 10);
+	d = open_dev("xtcfg");
+	vlog_use_fd(fd);
+	for (unsigned int i = 0; i < FAIL_LOOPS; i++) {
+		wr(d, VIRTIO_MMIO_STATUS, 4, 0);
+		wr(d, VIRTIO_MMIO_STATUS, 4, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+		wr(d, VIRTIO_MMIO_QUEUE_SEL, 4, 0);
+		wr(d, VIRTIO_MMIO_QUEUE_NUM, 4, 8);
+		wr(d, VIRTIO_MMIO_QUEUE_READY, 4, 1);
+		XT_ASSERT(vdrv_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	}
+	lines = count_lines(fd, last, sizeof(last));
+	XT_EQ(lines, 10);
+	/* A new window: the next failure reports the ones held back. */
+	d->dev->guest_log.interval_ms = 1;
+	vdrv_msleep(5);
+	wr(d, VIRTIO_MMIO_STATUS, 4, 0);
+	wr(d, VIRTIO_MMIO_QUEUE_READY, 4, 1);
+	XT_EQ(count_lines(fd, last, sizeof(last)), 11);
+	p = strstr(last, "(");
+	XT_ASSERT_MSG(p && sscanf(p, "(%lu lines suppressed before this one)", &missed) == 1,
+		      "last line: %s", last);
+	XT_EQ(missed + lines, FAIL_LOOPS);
+	vlog_use_fd(2);
+	close(fd);
+}
+
 static void wait_kicks(struct xtcfg *x, unsigned int n)
 {
 	for (int i = 0; i < WAIT_MS && atomic_load(&x->kicks) < n; i++)
@@ -797,6 +891,8 @@ static const struct xt_case cases[] = {
 	XT_CASE(mmio_queue_locked_while_ready),
 	XT_CASE(mmio_queue_ready_toggle),
 	XT_CASE(mmio_queue_disable_while_running),
+	XT_CASE(mmio_queue_disable_after_failure_quiesces),
+	XT_CASE(mmio_fail_loop_log_limited),
 	XT_CASE(mmio_notify),
 	XT_CASE(mmio_status_bits_not_cleared),
 	XT_CASE(mmio_status_needs_reset_is_device_owned),

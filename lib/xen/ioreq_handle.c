@@ -9,6 +9,10 @@
 #include "ioreq_handle.h"
 #include "log.h"
 
+/* One process serves one guest: what it sends that nobody handles is
+ * logged through one limit. */
+static struct vlog_limit unhandled_log = VLOG_LIMIT_INIT;
+
 int xenio_windows_add(struct xenio_windows *ws, uint64_t base, uint64_t size,
 		      xenio_read_fn *rd, xenio_write_fn *wr, void *opaque,
 		      char *err, size_t errlen)
@@ -87,8 +91,9 @@ void xenio_handle(struct xenio_windows *ws, struct gmem *gm, ioreq_t *req,
 	    (req->size != 1 && req->size != 2 && req->size != 4 && req->size != 8) ||
 	    (req->data_is_ptr && !gm)) {
 		st->errors++;
-		log_warn("ioreq type %u, %u bytes at 0x%" PRIx64 " not handled",
-			 req->type, req->size, (uint64_t)req->addr);
+		vlog_limited(&unhandled_log, VLOG_WARN,
+			     "ioreq type %u, %u bytes at 0x%" PRIx64 " not handled",
+			     req->type, req->size, (uint64_t)req->addr);
 		if (read_imm)
 			req->data = data;
 		return;
