@@ -11,6 +11,7 @@
 #include "xtest.h"
 
 #define WAIT_MS 5000
+#define QUIET_MS 50
 
 static void close_drv(void *d)
 {
@@ -181,6 +182,86 @@ static void rng_full_queue_rounds(void)
 	XT_EQ(vdrv_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
 }
 
+static struct vdrv *open_spec(const char *spec)
+{
+	char err[256];
+	struct vdrv *d = vdrv_open(spec, NULL, err, sizeof(err));
+
+	XT_ASSERT_MSG(d, "vdrv_open(%s): %s", spec, err);
+	xt_defer(close_drv, d);
+	XT_ASSERT_MSG(!vdrv_init(d, VDRV_F_DEFAULT, 1, 0), "init: %s", d->err);
+	return d;
+}
+
+/* Post one writable buffer of len bytes and kick; its head. */
+static int post(struct vdrv *d, uint32_t len)
+{
+	struct vdrv_seg seg = { .len = len, .writable = true };
+	int head = vdrv_post(vdrv_vq(d, 0), &seg, 1, false, NULL);
+
+	XT_ASSERT_MSG(head >= 0, "post: %s", d->err);
+	vdrv_kick(vdrv_vq(d, 0));
+	return head;
+}
+
+/*
+ * max-bytes per period: a buffer larger than what is left of the
+ * allowance gets what is left (a short fill), and the next one waits in
+ * the ring until the period is over.
+ */
+static void rng_rate_limited(void)
+{
+	struct vdrv *d = open_spec("rng,max-bytes=4096,period=3600000");
+	struct vdrv_vq *vq = vdrv_vq(d, 0);
+	struct vdrv_used u;
+	int head = post(d, 65536);
+
+	XT_ASSERT_MSG(!vdrv_wait_isr(d, VIRTIO_MMIO_INT_VRING, WAIT_MS), "%s", d->err);
+	XT_EQ(vdrv_reap(vq, &u), 1);
+	XT_EQ(u.id, head);
+	XT_EQ(u.len, 4096);
+	post(d, 64);
+	vdrv_msleep(QUIET_MS);
+	XT_EQ(vdrv_reap(vq, &u), 0);
+}
+
+/* The next period serves what waited, within its own allowance. */
+static void rng_rate_next_period(void)
+{
+	struct vdrv *d = open_spec("rng,max-bytes=1000,period=50");
+	struct vdrv_vq *vq = vdrv_vq(d, 0);
+	struct vdrv_used u;
+	int head;
+
+	post(d, 1500);
+	XT_ASSERT_MSG(!vdrv_wait_isr(d, VIRTIO_MMIO_INT_VRING, WAIT_MS), "%s", d->err);
+	XT_EQ(vdrv_reap(vq, &u), 1);
+	XT_EQ(u.len, 1000);
+	for (int round = 0; round < 3; round++) {
+		head = post(d, 800);
+		XT_ASSERT_MSG(!vdrv_wait_used(vq, 1, WAIT_MS), "%s", d->err);
+		XT_EQ(vdrv_reap(vq, &u), 1);
+		XT_EQ(u.id, head);
+		XT_ASSERT(u.len > 0 && u.len <= 800);
+	}
+}
+
+static void rng_rate_bad_options(void)
+{
+	static const char *const specs[] = {
+		"rng,max-bytes=0", "rng,period=0", "rng,max-bytes=lots",
+		"rng,period=3600001",
+	};
+	char err[256];
+
+	for (unsigned int i = 0; i < sizeof(specs) / sizeof(*specs); i++) {
+		err[0] = 0;
+		XT_ASSERT_MSG(!vdrv_open(specs[i], NULL, err, sizeof(err)),
+			      "%s was taken", specs[i]);
+		XT_ASSERT_MSG(err[0], "%s: no reason given", specs[i]);
+	}
+}
+
 static const struct xt_case cases[] = {
 	XT_CASE(rng_probe),
 	XT_CASE(rng_event_idx_reads),
@@ -189,6 +270,9 @@ static const struct xt_case cases[] = {
 	XT_CASE(rng_scattered_chunks),
 	XT_CASE(rng_readable_ignored),
 	XT_CASE(rng_full_queue_rounds),
+	XT_CASE(rng_rate_limited),
+	XT_CASE(rng_rate_next_period),
+	XT_CASE(rng_rate_bad_options),
 };
 
 int main(int argc, char **argv)
