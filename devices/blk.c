@@ -48,9 +48,6 @@
 #define BLK_QUEUE_SIZE		256
 #define BLK_QUEUE_SIZE_MAX	1024
 #define BLK_SIZE_MAX		(1u << 20)	/* bytes per segment */
-/* Segments per request: with SIZE_MAX under the 4 MiB chunks of guest-RAM
- * mappings each fits in two iovecs, and a chain stays within virtq's 512. */
-#define BLK_SEG_MAX		254
 #define BLK_MAX_ZERO_SECTORS	(1u << 22)	/* 2 GiB per range */
 #define BLK_PHYS_MAX		65536u
 #define BLK_POLL_US		0		/* off: Dom0 CPUs are often few */

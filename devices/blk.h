@@ -36,6 +36,10 @@
 #define BLK_HDR_SIZE		sizeof(struct virtio_blk_outhdr)
 #define BLK_SEG_SIZE		sizeof(struct virtio_blk_discard_write_zeroes)
 #define BLK_MAX_SEGS		32	/* discard / write-zeroes ranges per request */
+/* Data segments per request (seg_max): with SIZE_MAX under the 4 MiB chunks
+ * of guest-RAM mappings each fits in two iovecs, and a chain stays within
+ * virtq's 512. A chain may have two more descriptors: header and status. */
+#define BLK_SEG_MAX		254
 #define BLK_ZERO_IOVS		16	/* zero-buffer segments per write */
 
 enum blk_op {

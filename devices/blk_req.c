@@ -205,6 +205,12 @@ int blk_req_parse(struct blk *b, const struct virtq_elem *e,
 		vdev_guest_error(b->dev, "request header of %u bytes", e->out_len);
 		return VIRTIO_BLK_S_IOERR;
 	}
+	/* What the device advertised is what it takes. */
+	if (e->ndesc > BLK_SEG_MAX + 2) {
+		vdev_guest_error(b->dev, "request of %u descriptors: seg_max is %u",
+				 e->ndesc, BLK_SEG_MAX);
+		return VIRTIO_BLK_S_IOERR;
+	}
 	virtq_iov_to_buf(e->iov, e->out_num, 0, &hdr, sizeof(hdr));
 	sector = le64toh(hdr.sector);
 	switch (le32toh(hdr.type)) {

@@ -225,6 +225,7 @@ static int walk_chain(struct virtq *vq, uint16_t head, struct virtq_elem *e)
 	struct desc d;
 
 	e->head = head;
+	e->ndesc = 0;
 	e->out_num = e->in_num = 0;
 	e->out_len = e->in_len = 0;
 	for (;;) {
@@ -272,6 +273,7 @@ static int walk_chain(struct virtq *vq, uint16_t head, struct virtq_elem *e)
 		}
 		if (add_buffer(vq, e, &d))
 			return -EINVAL;
+		e->ndesc++;
 		if (!(d.flags & VRING_DESC_F_NEXT))
 			return 0;
 		i = d.next;

@@ -59,6 +59,7 @@ struct virtq {
 
 struct virtq_elem {
 	uint16_t head;
+	unsigned int ndesc;	/* buffer descriptors of the chain */
 	unsigned int out_num;	/* device-readable iovecs, first */
 	unsigned int in_num;	/* device-writable iovecs, after them */
 	uint32_t out_len;

@@ -521,6 +521,52 @@ static void blk_scattered(void)
 	check_pattern(vdrv_ptr(d, s[4].gpa, 512), 10 * SECTOR + 3584, 512);
 }
 
+/*
+ * seg_max (254) is enforced: a read of 255 data segments fails with an I/O
+ * error and leaves the buffers alone, one of 254 is served. Indirect, as
+ * the chains are longer than the ring.
+ */
+static uint8_t read_in_segments(struct vdrv *d, unsigned int nseg)
+{
+	struct vdrv_vq *vq = vdrv_vq(d, 0);
+	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_IN),
+				       .sector = htole64(2) };
+	struct vdrv_seg *s = calloc(nseg + 2, sizeof(*s));
+	struct vdrv_used u;
+	uint8_t status;
+
+	XT_ASSERT(s);
+	s[0] = (struct vdrv_seg){ .data = &h, .len = sizeof(h) };
+	for (unsigned int i = 1; i <= nseg; i++)
+		s[i] = (struct vdrv_seg){ .len = SECTOR, .writable = true };
+	s[nseg + 1] = (struct vdrv_seg){ .len = 1, .writable = true };
+	XT_ASSERT_MSG(vdrv_post(vq, s, nseg + 2, true, NULL) >= 0, "post: %s", d->err);
+	*(uint8_t *)vdrv_ptr(d, s[nseg + 1].gpa, 1) = STATUS_UNSET;
+	memset(vdrv_ptr(d, s[1].gpa, SECTOR), 0xaa, SECTOR);
+	vdrv_kick(vq);
+	XT_ASSERT_MSG(!vdrv_wait_used(vq, 1, WAIT_MS), "%s", d->err);
+	XT_ASSERT_MSG(vdrv_reap(vq, &u) == 1, "reap: %s", d->err);
+	status = *(uint8_t *)vdrv_ptr(d, s[nseg + 1].gpa, 1);
+	if (status == VIRTIO_BLK_S_OK)
+		check_pattern(vdrv_ptr(d, s[nseg].gpa, SECTOR), (2 + nseg - 1) * SECTOR, SECTOR);
+	else
+		XT_ASSERT(all_bytes(vdrv_ptr(d, s[1].gpa, SECTOR), SECTOR, 0xaa));
+	free(s);
+	return status;
+}
+
+static void blk_seg_max_enforced(void)
+{
+	struct img *im = img_new(IMG_SIZE);
+	struct vdrv *d = blk_up(im, NULL, BLK_FEATURES, 1);
+
+	XT_EQ(CFG_GET(d, seg_max), 254);
+	XT_EQ(read_in_segments(d, 255), VIRTIO_BLK_S_IOERR);
+	XT_ASSERT(xt_stderr_has("seg_max is 254"));
+	XT_EQ(read_in_segments(d, 254), VIRTIO_BLK_S_OK);
+	XT_EQ(vdrv_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+}
+
 /* The status byte shares its buffer with data: it is the last byte. */
 static void blk_status_in_data_buffer(void)
 {
@@ -1379,6 +1425,7 @@ int main(int argc, char **argv)
 		XT_CASE(blk_write_sectors),
 		XT_CASE(blk_scattered),
 		XT_CASE(blk_status_in_data_buffer),
+	XT_CASE(blk_seg_max_enforced),
 		XT_CASE(blk_large_chunked),
 		XT_CASE(blk_zero_length),
 		XT_CASE(blk_queue_depth),
