@@ -5,7 +5,8 @@
 # lab: Debian 12 (Xen 4.17) on Debian's Linux 6.1 and on the lab-built
 # Linux 6.12, then Debian 13 (Xen 4.20, Linux 6.12). Ends with what each
 # lab run did: ran, or skipped and why (a generation is skipped, one SKIP
-# line per check, when the mirror no longer serves what it is built from).
+# line per check, when the mirror no longer serves what it is built from),
+# and the totals over every stage, so the last line counts every test run.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${XV_BUILD_DIR:-$top/build}
@@ -18,7 +19,29 @@ mkdir -p "$build"
 cd "$build"
 "$top/configure" --enable-sanitizers -q
 make -s -j"$jobs"
-make -s check
+
+# Each stage ends with "N passed, N failed[, N skipped]"; add them up.
+total_p=0 total_f=0 total_s=0
+tally() {
+	local out=$build/stage.log rc=0 line p f=0 s
+	"$@" 2>&1 | tee "$out" || rc=$?
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1) || true
+	if [ -n "$line" ]; then
+		p=${line%% passed*}
+		f=${line#*passed, }; f=${f%% failed*}
+		s=0
+		case $line in *skipped*) s=${line#*failed, }; s=${s%% skipped*} ;; esac
+		total_p=$((total_p + p)) total_f=$((total_f + f))
+		total_s=$((total_s + s))
+	fi
+	# A stage that failed without counting it still counts as a failure.
+	if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+		total_f=$((total_f + 1))
+	fi
+	return "$rc"
+}
+
+tally make -s check
 make -s distcheck -j"$jobs" >distcheck.log 2>&1 || { tail -n 60 distcheck.log; exit 1; }
 echo "distcheck: ok"
 
@@ -27,10 +50,12 @@ lab=0
 status=$build/lab-status
 : >"$status"
 export XV_LAB_STATUS=$status
-"$top/tests/boot/test-fetch" || lab=1
-"$top/tests/boot/run" --debian 12 || lab=1
-"$top/tests/boot/run" --debian 12 --kernel lab || lab=1
-"$top/tests/boot/run" --debian 13 || lab=1
+tally "$top/tests/boot/test-fetch" || lab=1
+tally "$top/tests/boot/run" --debian 12 || lab=1
+tally "$top/tests/boot/run" --debian 12 --kernel lab || lab=1
+tally "$top/tests/boot/run" --debian 13 || lab=1
 echo "boot lab runs:"
 sed 's/^/  /' "$status"
+echo "all stages (unit tests, lab resolver, boot lab):"
+echo "$total_p passed, $total_f failed, $total_s skipped"
 exit $lab
