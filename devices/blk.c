@@ -304,9 +304,10 @@ static void free_queue(struct blk_queue *bq, unsigned int size)
 		free(bq->reqs[i].iov);
 		free(bq->reqs[i].ranges);
 		free(bq->reqs[i].bounce_buf);
+		gmem_release(bq->reqs[i].hold);
 	}
 	free(bq->reqs);
-	free(bq->elem);
+	virtq_elem_free(bq->elem);
 }
 
 static void blk_destroy(struct vdev *dev)
@@ -390,6 +391,8 @@ static void answer(struct blk_req *r, uint8_t status)
 	*r->status = status;
 	virtq_push(&bq->b->dev->queues[bq->index].vq, r->head, r->written + 1);
 	bq->completed = true;
+	gmem_release(r->hold);
+	r->hold = NULL;
 	r->next_free = bq->free;
 	bq->free = r;
 	/* Keep small bounce buffers for the next request, not large ones. */
@@ -400,40 +403,15 @@ static void answer(struct blk_req *r, uint8_t status)
 	}
 }
 
-/*
- * The extra guest-memory read hold of blk.h. glibc's rwlock prefers readers
- * (the worker's nested read locks never wait behind a writer) and does not
- * tie a read lock to a thread, so a reset on the transport's thread may drop
- * the hold the worker took.
- */
-static void hold_gmem(struct blk *b)
-{
-	if (b->outstanding++ || b->holding_gmem)
-		return;
-	gmem_read_lock(b->dev->gm);
-	b->holding_gmem = true;
-}
-
-static void release_gmem(struct blk *b)
-{
-	if (!b->holding_gmem)
-		return;
-	b->holding_gmem = false;
-	gmem_read_unlock(b->dev->gm);
-}
-
 void blk_req_complete(struct blk_req *r, uint8_t status)
 {
 	struct blk_queue *bq = r->bq;
-	struct blk *b = bq->b;
 
 	answer(r, status);
 	bq->outstanding--;
-	if (!--b->outstanding)
-		release_gmem(b);
 }
 
-static void handle_chain(struct blk_queue *bq, const struct virtq_elem *e)
+static void handle_chain(struct blk_queue *bq, struct virtq_elem *e)
 {
 	struct blk *b = bq->b;
 	const struct iovec *last;
@@ -458,7 +436,7 @@ static void handle_chain(struct blk_queue *bq, const struct virtq_elem *e)
 		return;
 	}
 	bq->outstanding++;
-	hold_gmem(b);
+	r->hold = virtq_elem_take_hold(e);
 	blk_io_start(r);
 }
 
@@ -485,7 +463,7 @@ static void process_queue(struct blk_queue *bq)
 	if (!queue_live(bq))
 		return;
 	if (!bq->elem || bq->elem->iov_cap < vq->max_iov) {
-		free(bq->elem);
+		virtq_elem_free(bq->elem);
 		bq->elem = virtq_elem_new(vq);
 		if (!bq->elem) {
 			bq->pending = true;
@@ -673,15 +651,20 @@ static void blk_reset(struct vdev *dev)
 		struct blk_queue *bq = &b->queues[q];
 		unsigned int size = dev->queues[q].num_max;
 
-		for (unsigned int i = 0; i < size; i++)
-			bq->reqs[i].next_free = i + 1 < size ? &bq->reqs[i + 1] : NULL;
+		for (unsigned int i = 0; i < size; i++) {
+			struct blk_req *r = &bq->reqs[i];
+
+			/* Forgotten requests let go of guest memory. */
+			gmem_release(r->hold);
+			r->hold = NULL;
+			r->next_free = i + 1 < size ? &bq->reqs[i + 1] : NULL;
+		}
+		virtq_elem_drop(bq->elem);
 		bq->free = bq->reqs;
 		bq->outstanding = 0;
 		bq->pending = false;
 		bq->completed = false;
 	}
-	b->outstanding = 0;
-	release_gmem(b);
 }
 
 const struct vdev_model vdev_blk_model = {

@@ -13,11 +13,10 @@
  *
  * Guest memory. A request keeps host pointers into guest RAM (its data
  * iovecs and its status byte) from virtq_pop() until it completes, across
- * worker callbacks. Those pointers are valid only under the guest-memory read
- * lock, so while any request is outstanding the device keeps one extra read
- * hold on it (blk_hold/blk_release): an invalidation of the mappings waits
- * until the I/O has drained, as QEMU drains block I/O before invalidating its
- * map cache.
+ * worker callbacks: it takes its element's guest-memory hold (r->hold) and
+ * releases it when it is answered or forgotten by a reset. An invalidation
+ * never waits for the I/O; the mappings it replaces stay until the last
+ * request using them ends.
  */
 #ifndef XV_BLK_H
 #define XV_BLK_H
@@ -74,6 +73,7 @@ struct blk_req {
 	uint8_t zstage;			/* enum blk_zstage */
 	bool bounce;			/* data goes through bounce_buf */
 	uint8_t *status;		/* the chain's last writable byte */
+	struct gmem_hold *hold;		/* keeps status and iov mapped */
 	uint64_t offset;		/* bytes into the image */
 	uint64_t len;			/* data bytes (current range for zeroes) */
 	uint64_t done;			/* of len */
@@ -133,8 +133,6 @@ struct blk {
 	unsigned int sqes_queued;	/* prepared, not yet submitted */
 	struct blk_req *waiting;	/* found the ring full */
 	unsigned int nwaiting;
-	unsigned int outstanding;	/* requests holding guest pointers */
-	bool holding_gmem;
 	void *zeroes;			/* aligned zero buffer ... */
 	struct iovec zero_iov[BLK_ZERO_IOVS];	/* ... seen as segments */
 

@@ -60,7 +60,7 @@ bool con_elem_fit(struct virtq_elem **e, struct virtq *vq)
 {
 	if (*e && (*e)->iov_cap >= vq->max_iov)
 		return true;
-	free(*e);
+	virtq_elem_free(*e);
 	*e = virtq_elem_new(vq);
 	return *e;
 }
@@ -206,8 +206,8 @@ static void con_destroy(struct vdev *dev)
 	for (unsigned int i = 0; c->ports && i < c->nports; i++)
 		con_port_close(&c->ports[i]);
 	free(c->ports);
-	free(c->ctrl_rx_elem);
-	free(c->ctrl_tx_elem);
+	virtq_elem_free(c->ctrl_rx_elem);
+	virtq_elem_free(c->ctrl_tx_elem);
 	free(c);
 	dev->priv = NULL;
 }

@@ -45,13 +45,13 @@ again:
 		if (e->out_num || e->in_len < m->len) {
 			vdev_guest_error(dev, "control receive chain too short (%u bytes) or readable",
 					 m->len);
-			virtq_push(vq, e->head, 0);
+			virtq_push_elem(vq, e, 0);
 			continue;
 		}
 		memcpy(buf, &m->hdr, sizeof(m->hdr));
 		memcpy(buf + sizeof(m->hdr), m->payload, m->len - sizeof(m->hdr));
 		virtq_buf_to_iov(e->iov, e->in_num, 0, buf, m->len);
-		virtq_push(vq, e->head, m->len);
+		virtq_push_elem(vq, e, m->len);
 		c->msg_head = (c->msg_head + 1) % CON_MSG_QUEUE;
 		c->msg_count--;
 	}
@@ -176,7 +176,7 @@ void con_ctrl_tx(struct con *c)
 				virtq_iov_to_buf(e->iov, e->out_num, 0, &m, sizeof(m));
 				handle(c, &m);
 			}
-			virtq_push(vq, e->head, 0);
+			virtq_push_elem(vq, e, 0);
 			pushed = true;
 		}
 	} while (rc == 0 && virtq_enable_kicks(vq));

@@ -179,7 +179,7 @@ static int tx_pop(struct con_port *p, struct virtq *vq, bool *pushed)
 		}
 		vdev_guest_error(p->con->dev, "port %u: writable transmit chain",
 				 p->id);
-		virtq_push(vq, p->tx_elem->head, 0);
+		virtq_push_elem(vq, p->tx_elem, 0);
 		*pushed = true;
 	}
 	return rc;
@@ -194,6 +194,7 @@ void con_port_tx(struct con_port *p)
 
 	if (!con_queue_live(dev, p->txq)) {
 		p->tx_held = false;
+		virtq_elem_drop(p->tx_elem);
 		port_want(p, EPOLLOUT, false);
 		return;
 	}
@@ -209,7 +210,7 @@ void con_port_tx(struct con_port *p)
 				port_want(p, EPOLLOUT, true);
 				goto out;
 			}
-			virtq_push(vq, p->tx_elem->head, 0);
+			virtq_push_elem(vq, p->tx_elem, 0);
 			p->tx_held = false;
 			pushed = true;
 		}
@@ -238,10 +239,11 @@ static int rx_fill(struct con_port *p, struct virtq *vq)
 		n = readv(p->fd, e->iov, e->in_num);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
-		virtq_push(vq, e->head, n);
+		virtq_push_elem(vq, e, n);
 		return 1;
 	}
 	virtq_unpop(vq);
+	virtq_elem_drop(e);
 	if (n < 0 && errno == EAGAIN)
 		return 0;
 	if (n < 0 && p->backend != CON_SOCKET)
@@ -270,7 +272,7 @@ void con_port_rx(struct con_port *p)
 			if (p->rx_elem->out_num || !p->rx_elem->in_len) {
 				vdev_guest_error(dev, "port %u: receive chain readable or empty",
 						 p->id);
-				virtq_push(vq, p->rx_elem->head, 0);
+				virtq_push_elem(vq, p->rx_elem, 0);
 				pushed = true;
 				continue;
 			}
@@ -517,13 +519,14 @@ void con_port_close(struct con_port *p)
 	if (p->path)
 		unlink(p->path);
 	free(p->path);
-	free(p->rx_elem);
-	free(p->tx_elem);
+	virtq_elem_free(p->rx_elem);
+	virtq_elem_free(p->tx_elem);
 }
 
 void con_port_reset(struct con_port *p)
 {
 	p->tx_held = false;
+	virtq_elem_drop(p->tx_elem);
 	p->tx_done = 0;
 	p->guest_ready = false;
 	p->guest_open = false;

@@ -120,7 +120,7 @@ static void rng_destroy(struct vdev *dev)
 		vdev_del_fd(dev, r->timer);
 		close(r->timer);
 	}
-	free(r->elem);
+	virtq_elem_free(r->elem);
 	free(r);
 }
 
@@ -187,7 +187,7 @@ static void rng_run(struct vdev *dev)
 	int rc = 0;
 
 	if (!r->elem || r->elem->iov_cap < vq->max_iov) {
-		free(r->elem);
+		virtq_elem_free(r->elem);
 		r->elem = virtq_elem_new(vq);
 		if (!r->elem)
 			return;
@@ -202,7 +202,7 @@ static void rng_run(struct vdev *dev)
 				return;
 			}
 			r->left -= n;
-			virtq_push(vq, r->elem->head, n);
+			virtq_push_elem(vq, r->elem, n);
 		}
 		if (!r->left) {
 			/* The rest waits in the ring; kicks stay off till then. */

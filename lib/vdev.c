@@ -150,11 +150,8 @@ static void kick_handler(int fd, uint32_t events, void *opaque)
 		/* spurious wakeup: nothing pending */
 	}
 	vdev_lock(dev);
-	if (vdev_running(dev) && atomic_load(&qs->ready) && !qs->vq.broken) {
-		gmem_read_lock(dev->gm);
+	if (vdev_running(dev) && atomic_load(&qs->ready) && !qs->vq.broken)
 		dev->model->queue_kick(dev, qs->vq.index);
-		gmem_read_unlock(dev->gm);
-	}
 	vdev_unlock(dev);
 }
 
@@ -164,9 +161,7 @@ static void fd_handler(int fd, uint32_t events, void *opaque)
 	struct vdev *dev = f->dev;
 
 	vdev_lock(dev);
-	gmem_read_lock(dev->gm);
 	f->fn(fd, events, f->opaque);
-	gmem_read_unlock(dev->gm);
 	vdev_unlock(dev);
 }
 

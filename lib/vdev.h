@@ -6,8 +6,9 @@
  * and interrupts from here.
  *
  * Threads. Each device has a worker thread running its own event loop; queue
- * kicks and model file descriptors are dispatched there with dev->lock and
- * the guest-memory read lock held. Transports call the vdev_* functions below
+ * kicks and model file descriptors are dispatched there with dev->lock held
+ * (guest pointers come from popped elements, which hold their mappings:
+ * virtq.h). Transports call the vdev_* functions below
  * with dev->lock held (vdev_lock), except vdev_kick() and the isr functions,
  * which are lock-free so that a QueueNotify or InterruptStatus access never
  * waits for device work.
@@ -171,7 +172,7 @@ void vdev_guest_error(struct vdev *dev, const char *fmt, ...)
  */
 void vdev_guest_log(struct vdev *dev, enum vlog_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Watch an fd in the worker; fn runs with dev->lock and gmem read lock. */
+/* Watch an fd in the worker; fn runs with dev->lock held. */
 int vdev_add_fd(struct vdev *dev, int fd, uint32_t events, vloop_fd_fn *fn,
 		void *opaque);
 void vdev_del_fd(struct vdev *dev, int fd);

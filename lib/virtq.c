@@ -131,6 +131,32 @@ struct virtq_elem *virtq_elem_new(const struct virtq *vq)
 	return e;
 }
 
+void virtq_elem_drop(struct virtq_elem *e)
+{
+	if (!e)
+		return;
+	gmem_release(e->hold);
+	e->hold = NULL;
+	e->out_num = e->in_num = 0;
+	e->out_len = e->in_len = 0;
+}
+
+void virtq_elem_free(struct virtq_elem *e)
+{
+	if (!e)
+		return;
+	virtq_elem_drop(e);
+	free(e);
+}
+
+struct gmem_hold *virtq_elem_take_hold(struct virtq_elem *e)
+{
+	struct gmem_hold *h = e->hold;
+
+	e->hold = NULL;
+	return h;
+}
+
 /* A descriptor as read once from guest memory, in host byte order. */
 struct desc {
 	uint64_t addr;
@@ -147,13 +173,13 @@ static void load_desc(const struct vring_desc *src, struct desc *d)
 	d->next = le16toh(READ_ONCE(src->next));
 }
 
-static int load_indirect(struct virtq *vq, uint64_t table, uint32_t i,
+static int load_indirect(struct virtq_elem *e, uint64_t table, uint32_t i,
 			 struct desc *d)
 {
 	struct vring_desc raw;
 
 	/* A private copy: the guest cannot change it after the checks. */
-	if (gmem_read(vq->gm, table + 16ull * i, &raw, sizeof(raw)))
+	if (gmem_read_held(e->hold, table + 16ull * i, &raw, sizeof(raw)))
 		return -EFAULT;
 	d->addr = le64toh(raw.addr);
 	d->len = le32toh(raw.len);
@@ -183,6 +209,12 @@ static int add_buffer(struct virtq *vq, struct virtq_elem *e,
 			    (unsigned long long)gpa, (unsigned long long)left);
 		return -EFAULT;
 	}
+	/* All of it is RAM before any of it is mapped. */
+	if (left && !gmem_is_ram(vq->gm, gpa, left)) {
+		virtq_break(vq, "buffer 0x%llx+%u is outside guest RAM",
+			    (unsigned long long)gpa, d->len);
+		return -EFAULT;
+	}
 	while (left) {
 		unsigned int n = e->out_num + e->in_num;
 		uint64_t contig;
@@ -193,7 +225,7 @@ static int add_buffer(struct virtq *vq, struct virtq_elem *e,
 				    e->iov_cap);
 			return -E2BIG;
 		}
-		p = gmem_map(vq->gm, gpa, left, &contig);
+		p = gmem_map(e->hold, gpa, left, &contig);
 		if (!p) {
 			virtq_break(vq, "buffer 0x%llx+%u is outside guest RAM",
 				    (unsigned long long)d->addr, d->len);
@@ -235,7 +267,7 @@ static int walk_chain(struct virtq *vq, uint16_t head, struct virtq_elem *e)
 			return -ELOOP;
 		}
 		if (in_table) {
-			if (load_indirect(vq, table, i, &d)) {
+			if (load_indirect(e, table, i, &d)) {
 				virtq_break(vq, "indirect table 0x%llx is outside guest RAM",
 					    (unsigned long long)table);
 				return -EFAULT;
@@ -262,6 +294,11 @@ static int walk_chain(struct virtq *vq, uint16_t head, struct virtq_elem *e)
 			}
 			if (!gmem_range_ok(d.addr, d.len)) {
 				virtq_break(vq, "indirect table wraps around");
+				return -EFAULT;
+			}
+			if (!gmem_is_ram(vq->gm, d.addr, d.len)) {
+				virtq_break(vq, "indirect table 0x%llx+%u is outside guest RAM",
+					    (unsigned long long)d.addr, d.len);
 				return -EFAULT;
 			}
 			table = d.addr;
@@ -306,8 +343,12 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *e)
 		virtq_break(vq, "available head %u out of range %u", head, vq->size);
 		return -1;
 	}
-	if (walk_chain(vq, head, e))
+	virtq_elem_drop(e);
+	e->hold = gmem_hold(vq->gm);
+	if (walk_chain(vq, head, e)) {
+		virtq_elem_drop(e);
 		return -1;
+	}
 	vq->last_avail++;
 	return 1;
 }
@@ -330,6 +371,12 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	atomic_thread_fence(memory_order_release);
 	vq->used_idx++;
 	WRITE_ONCE(vq->used->idx, htole16(vq->used_idx));
+}
+
+void virtq_push_elem(struct virtq *vq, struct virtq_elem *e, uint32_t len)
+{
+	virtq_push(vq, e->head, len);
+	virtq_elem_drop(e);
 }
 
 bool virtq_need_interrupt(struct virtq *vq)

@@ -13,9 +13,14 @@
  * (the device then sets DEVICE_NEEDS_RESET) and the queue does nothing more
  * until it is reset.
  *
- * A queue is used by one thread at a time (the device's worker) and iovecs
- * from virtq_pop() are valid while the caller holds the guest-memory read
- * lock.
+ * A queue is used by one thread at a time (the device's worker).
+ *
+ * Pointer lifetime. A popped element holds the guest-memory mappings its
+ * iovecs point into (a gmem hold): they stay valid until the element is
+ * pushed with virtq_push_elem(), dropped, popped into again or freed with
+ * virtq_elem_free(), whatever invalidations happen meanwhile. A model that
+ * keeps pointers beyond the element takes the hold with virtq_elem_take_hold()
+ * and releases it (gmem_release) when it is done with them.
  */
 #ifndef XV_VIRTQ_H
 #define XV_VIRTQ_H
@@ -65,6 +70,7 @@ struct virtq_elem {
 	uint32_t out_len;
 	uint32_t in_len;
 	unsigned int iov_cap;
+	struct gmem_hold *hold;	/* keeps iov's targets mapped */
 	struct iovec *iov;
 };
 
@@ -88,8 +94,14 @@ int virtq_init(struct virtq *vq, struct gmem *gm, const struct virtq_config *c,
 void virtq_fini(struct virtq *vq);
 void virtq_set_fail(struct virtq *vq, virtq_fail_fn *fn, void *opaque);
 
-/* An element whose iov array holds vq->max_iov entries. free() it. */
+/* An element whose iov array holds vq->max_iov entries. */
 struct virtq_elem *virtq_elem_new(const struct virtq *vq);
+/* Release what the element holds; then free it (NULL is fine). */
+void virtq_elem_free(struct virtq_elem *e);
+/* Forget the element's buffers: its pointers are dead from here. */
+void virtq_elem_drop(struct virtq_elem *e);
+/* The element's hold, now the caller's to gmem_release(). */
+struct gmem_hold *virtq_elem_take_hold(struct virtq_elem *e);
 
 /* 1: one chain popped into *elem; 0: queue empty; -1: queue broken. */
 int virtq_pop(struct virtq *vq, struct virtq_elem *elem);
@@ -97,6 +109,8 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem);
 void virtq_unpop(struct virtq *vq);
 /* Place a chain in the used ring; len = bytes the device wrote. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+/* virtq_push() of a popped element, then drop it. */
+void virtq_push_elem(struct virtq *vq, struct virtq_elem *e, uint32_t len);
 /* True if the driver wants an interrupt for what was pushed since the last. */
 bool virtq_need_interrupt(struct virtq *vq);
 

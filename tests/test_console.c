@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -496,6 +497,58 @@ static void con_slow_host(void)
 	}
 	vdrv_msleep(20);
 	XT_EQ(watching(d) & EPOLLOUT, 0);
+}
+
+/*
+ * A transmit chain held for a slow client across invalidations of guest
+ * memory: the client gets exactly the guest's bytes (the chain's mappings
+ * live as long as the chain; fresh anonymous memory that could take their
+ * addresses holds other bytes), and the old mappings go once it is pushed.
+ */
+static void con_invalidate_while_held(void)
+{
+	int cfd, small = 4096;
+	struct vdrv *d = socket_up(F_CON, 2, &cfd);
+	struct vdrv_vq *vq = vdrv_vq(d, TXQ);
+	size_t total = SLOW_CHAINS * SLOW_CHAIN, decoy = 64u << 20;
+	uint8_t *data = malloc(total), *in = malloc(total), *junk;
+	struct gmem_stats st, held;
+	struct vdrv_used u;
+
+	XT_ASSERT(data && in);
+	xt_defer(free, data);
+	xt_defer(free, in);
+	setsockopt(cfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	post_slow_chains(d, vq, data);
+	vdrv_msleep(100);
+	XT_ASSERT(vdrv_used_pending(vq) < SLOW_CHAINS);
+	for (int i = 0; i < 4; i++)
+		gmem_invalidate(d->gm);
+	gmem_get_stats(d->gm, &held);
+	junk = mmap(NULL, decoy, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	XT_ASSERT(junk != MAP_FAILED);
+	memset(junk, 0xee, decoy);
+	read_all(cfd, in, total);
+	munmap(junk, decoy);
+	for (size_t i = 0; i < total; i++)
+		XT_ASSERT_MSG(in[i] == data[i], "byte %zu differs", i);
+	XT_ASSERT_MSG(held.holds >= 1 && held.generations >= 2,
+		      "while held: holds %llu, generations %llu",
+		      (unsigned long long)held.holds,
+		      (unsigned long long)held.generations);
+	XT_ASSERT(!vdrv_wait_used(vq, SLOW_CHAINS, WAIT_MS));
+	for (unsigned int i = 0; i < SLOW_CHAINS; i++)
+		XT_EQ(vdrv_reap(vq, &u), 1);
+	for (int i = 0;; i++) {
+		gmem_get_stats(d->gm, &st);
+		if (!st.holds && st.generations == 1)
+			break;
+		XT_ASSERT_MSG(i < 1000, "holds %llu, generations %llu",
+			      (unsigned long long)st.holds,
+			      (unsigned long long)st.generations);
+		vdrv_msleep(1);
+	}
 }
 
 /* The client stops sending while output waits for it: nothing hangs. */
@@ -1258,6 +1311,7 @@ static const struct xt_case cases[] = {
 	XT_CASE(con_socket_rx),
 	XT_CASE(con_rx_waits_for_buffer),
 	XT_CASE(con_slow_host),
+	XT_CASE(con_invalidate_while_held),
 	XT_CASE(con_socket_no_client),
 	XT_CASE(con_client_leaves_while_blocked),
 	XT_CASE(con_log),

@@ -13,11 +13,14 @@
  *
  * vq_*: lib/virtq.c on its own, over plain memory, without a device.
  */
+#define _GNU_SOURCE 1	/* memfd_create */
 #include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "vdrv.h"
 #include "xtest.h"
@@ -411,11 +414,17 @@ static void hostile_readable_after_writable_indirect(void)
 /* 256 views of all guest RAM through one indirect table: 4 GiB. */
 static void hostile_chain_over_4g_indirect(void)
 {
-	struct vdrv *d = start(VDRV_F_DEFAULT, 0);
-	struct vdrv_vq *vq = vdrv_vq(d, 0);
+	/* Unchunked RAM: each view of all of it is one segment. */
+	struct vdrv_opts o = { .buffer_ram = true };
+	struct vdrv *d = open_rng(&o);
+	struct vdrv_vq *vq;
 	unsigned int n = (1ull << 32) / d->mem_size + 1;
 	uint64_t table;
-	struct vring_desc *t = new_table(d, n, &table);
+	struct vring_desc *t;
+
+	XT_ASSERT_MSG(!vdrv_init(d, VDRV_F_DEFAULT, 1, 0), "%s", d->err);
+	vq = vdrv_vq(d, 0);
+	t = new_table(d, n, &table);
 
 	for (unsigned int i = 0; i < n; i++)
 		set_desc(t, i, d->mem_base, d->mem_size,
@@ -428,7 +437,7 @@ static void hostile_chain_over_4g_indirect(void)
 /* The same through ring descriptors, with 128 MiB of guest RAM. */
 static void hostile_chain_over_4g_direct(void)
 {
-	struct vdrv_opts o = { .mem_size = 128ull << 20 };
+	struct vdrv_opts o = { .mem_size = 128ull << 20, .buffer_ram = true };
 	struct vdrv *d = open_rng(&o);
 	struct vdrv_vq *vq;
 	unsigned int n;
@@ -845,7 +854,7 @@ static void vq_env_free(void *p)
 	struct vq_env *v = p;
 
 	virtq_fini(&v->vq);
-	free(v->e);
+	virtq_elem_free(v->e);
 	gmem_destroy(v->gm);
 	free(v->ram);
 	free(v);
@@ -1136,6 +1145,151 @@ static void vq_indirect_table_at_zero(void)
 	XT_ASSERT_MSG(strstr(v->why, "nested"), "%s", v->why);
 }
 
+/* ---- guest-memory generations ------------------------------------------ */
+
+#define FD_RAM_BASE 0x10000000ull
+#define FD_RAM_SIZE (1ull << 20)
+#define FD_CHUNK (64ull << 10)
+
+struct fd_env {
+	struct gmem *gm;
+	int fd;
+	uint8_t *view;		/* the "guest's" own mapping */
+};
+
+static void fd_env_free(void *p)
+{
+	struct fd_env *f = p;
+
+	gmem_destroy(f->gm);
+	munmap(f->view, FD_RAM_SIZE);
+	close(f->fd);
+	free(f);
+}
+
+static struct fd_env *fd_env(void)
+{
+	struct fd_env *f = calloc(1, sizeof(*f));
+
+	XT_ASSERT(f);
+	f->fd = memfd_create("gmem-test", MFD_CLOEXEC);
+	XT_ASSERT(f->fd >= 0 && !ftruncate(f->fd, FD_RAM_SIZE));
+	f->view = mmap(NULL, FD_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       f->fd, 0);
+	XT_ASSERT(f->view != MAP_FAILED);
+	f->gm = gmem_plain_new(FD_CHUNK);
+	XT_ASSERT(f->gm);
+	xt_defer(fd_env_free, f);
+	XT_EQ(gmem_plain_add_fd(f->gm, FD_RAM_BASE, f->fd, FD_RAM_SIZE), 0);
+	return f;
+}
+
+/* True when the page at p is mapped in this process. */
+static bool mapped(const void *p)
+{
+	unsigned char vec;
+	uintptr_t page = (uintptr_t)p & ~(uintptr_t)4095;
+
+	return !mincore((void *)page, 4096, &vec);
+}
+
+/*
+ * A hold keeps its pointers valid across an invalidation that does not wait
+ * for it (one thread: a lock-based scheme would deadlock here); the old
+ * mappings go exactly when the last hold is released.
+ */
+static void gmem_hold_outlives_invalidate(void)
+{
+	struct fd_env *f = fd_env();
+	struct gmem_hold *h = gmem_hold(f->gm), *h2;
+	struct gmem_stats st, st0;
+	uint64_t contig;
+	uint8_t *p = gmem_map(h, FD_RAM_BASE + 0x1234, 100, &contig);
+
+	gmem_get_stats(f->gm, &st0);
+
+	XT_ASSERT(p);
+	XT_EQ(contig, 100);
+	f->view[0x1234] = 0x5a;
+	XT_EQ(*p, 0x5a);
+	gmem_invalidate(f->gm);
+	gmem_invalidate(f->gm);
+	gmem_get_stats(f->gm, &st);
+	XT_EQ(st.generations, 2);	/* the current one and the held one */
+	XT_EQ(st.holds, 1);
+	XT_EQ(st.mapped, 0);
+	XT_ASSERT(mapped(p));
+	*p = 0xa5;			/* still the guest's byte */
+	XT_EQ(f->view[0x1234], 0xa5);
+	h2 = gmem_hold(f->gm);
+	XT_ASSERT(gmem_map(h2, FD_RAM_BASE + 0x1234, 1, &contig) != p ||
+		  mapped(p));
+	gmem_release(h);
+	gmem_get_stats(f->gm, &st);
+	XT_EQ(st.generations, 1);
+	XT_EQ(st.holds, 1);
+	gmem_release(h2);
+	gmem_get_stats(f->gm, &st);
+	XT_EQ(st.holds, 0);
+	XT_EQ(st.invalidations, st0.invalidations + 2);
+}
+
+/* Past the cache bound the next hold starts a new generation. */
+static void gmem_cache_bound(void)
+{
+	struct fd_env *f = fd_env();
+	struct gmem_hold *h;
+	struct gmem_stats st;
+	uint64_t contig;
+
+	gmem_set_cache_max(f->gm, 2 * FD_CHUNK);
+	h = gmem_hold(f->gm);
+	for (uint64_t off = 0; off < 4 * FD_CHUNK; off += FD_CHUNK)
+		XT_ASSERT(gmem_map(h, FD_RAM_BASE + off, 1, &contig));
+	gmem_get_stats(f->gm, &st);
+	XT_EQ(st.mapped, 4 * FD_CHUNK);
+	gmem_release(h);
+	h = gmem_hold(f->gm);
+	gmem_get_stats(f->gm, &st);
+	XT_EQ(st.rotations, 1);
+	XT_EQ(st.mapped, 0);
+	XT_EQ(st.generations, 1);
+	gmem_release(h);
+}
+
+/*
+ * A descriptor far longer than guest RAM at a valid address is refused
+ * before anything is mapped (under Xen, mapping every chunk up to the end of
+ * RAM first made the domain's destruction crawl).
+ */
+static void vq_huge_buffer_maps_nothing(void)
+{
+	struct fd_env *f = fd_env();
+	struct virtq_config c = {
+		.size = 8, .desc = FD_RAM_BASE, .avail = FD_RAM_BASE + 0x1000,
+		.used = FD_RAM_BASE + 0x2000,
+	};
+	struct vring_desc *desc = (void *)f->view;
+	struct vring_avail *avail = (void *)(f->view + 0x1000);
+	const char *why = NULL;
+	struct virtq vq;
+	struct virtq_elem *e;
+	struct gmem_stats st;
+
+	XT_ASSERT_MSG(!virtq_init(&vq, f->gm, &c, &why), "%s", why);
+	e = virtq_elem_new(&vq);
+	XT_ASSERT(e);
+	set_desc(desc, 0, FD_RAM_BASE + 0x4000, 0xffffffffu, VRING_DESC_F_WRITE, 0);
+	avail->ring[0] = htole16(0);
+	__atomic_store_n(&avail->idx, htole16(1), __ATOMIC_RELEASE);
+	XT_EQ(virtq_pop(&vq, e), -1);
+	gmem_get_stats(f->gm, &st);
+	XT_EQ(st.mapped, 0);
+	XT_EQ(st.holds, 0);
+	virtq_elem_free(e);
+	virtq_fini(&vq);
+}
+
 static const struct xt_case cases[] = {
 	XT_CASE(hostile_avail_idx_jump),
 	XT_CASE(hostile_head_out_of_range),
@@ -1195,6 +1349,9 @@ static const struct xt_case cases[] = {
 	XT_CASE(vq_zero_length_chain),
 	XT_CASE(vq_indirect_pop),
 	XT_CASE(vq_indirect_table_at_zero),
+	XT_CASE(gmem_hold_outlives_invalidate),
+	XT_CASE(gmem_cache_bound),
+	XT_CASE(vq_huge_buffer_maps_nothing),
 };
 
 int main(int argc, char **argv)

@@ -4,6 +4,7 @@
  * updates follow Linux (drivers/virtio/virtio_mmio.c, virtio_ring.c) so that
  * the device sees what a real guest would do, barriers included.
  */
+#define _GNU_SOURCE 1	/* memfd_create */
 #include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -11,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "devices.h"
 #include "vdrv.h"
@@ -77,16 +80,40 @@ static int mem_setup(struct vdrv *d, const struct vdrv_opts *o)
 {
 	struct vdrv_opts def = { 0 };
 
+	d->mem_fd = -1;
 	if (!o)
 		o = &def;
 	d->mem_base = o->mem_base ? o->mem_base : VDRV_MEM_BASE;
 	d->mem_size = o->mem_size ? o->mem_size : VDRV_MEM_SIZE;
 	d->mem_size = (d->mem_size + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-	d->mem = aligned_alloc(PAGE, d->mem_size);
 	d->alloc_units = d->mem_size / VDRV_ALLOC_UNIT;
 	d->alloc_map = calloc(d->alloc_units, 1);
 	d->gm = gmem_plain_new(o->chunk_size);
-	if (!d->mem || !d->alloc_map || !d->gm)
+	if (!d->alloc_map || !d->gm)
+		return -1;
+	/*
+	 * Guest RAM is a memfd: the driver sees one mapping of it, the device
+	 * maps it chunk by chunk per guest-memory generation, so a pointer the
+	 * device keeps past its hold faults here as it would under Xen.
+	 * Chunks that are not page multiples need a plain buffer.
+	 */
+	if (!o->buffer_ram && o->chunk_size % PAGE == 0 &&
+	    d->mem_base % PAGE == 0)
+		d->mem_fd = memfd_create("vdrv-ram", MFD_CLOEXEC);
+	if (d->mem_fd >= 0) {
+		if (ftruncate(d->mem_fd, d->mem_size))
+			return -1;
+		d->mem = mmap(NULL, d->mem_size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, d->mem_fd, 0);
+		if (d->mem == MAP_FAILED) {
+			d->mem = NULL;
+			return -1;
+		}
+		return gmem_plain_add_fd(d->gm, d->mem_base, d->mem_fd,
+					 d->mem_size);
+	}
+	d->mem = aligned_alloc(PAGE, d->mem_size);
+	if (!d->mem)
 		return -1;
 	memset(d->mem, 0, d->mem_size);
 	return gmem_plain_add(d->gm, d->mem_base, d->mem, d->mem_size);
@@ -206,7 +233,13 @@ void vdrv_close(struct vdrv *d)
 		vopts_free(&d->vopts);
 	gmem_destroy(d->gm);
 	free(d->alloc_map);
-	free(d->mem);
+	if (d->mem_fd >= 0) {
+		if (d->mem)
+			munmap(d->mem, d->mem_size);
+		close(d->mem_fd);
+	} else {
+		free(d->mem);
+	}
 	pthread_cond_destroy(&d->irq_cond);
 	pthread_mutex_destroy(&d->irq_lock);
 	free(d);

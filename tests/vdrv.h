@@ -42,6 +42,9 @@ struct vdrv_opts {
 	uint64_t mem_base;	/* 0: VDRV_MEM_BASE */
 	uint64_t mem_size;	/* 0: VDRV_MEM_SIZE */
 	uint64_t chunk_size;	/* gmem_plain_new() chunk; 0: none */
+	/* Guest RAM is a buffer the device reaches directly, not a memfd it
+	 * maps per generation (tests that change the driver's mapping). */
+	bool buffer_ram;
 };
 
 /* One segment of a chain to post. */
@@ -103,6 +106,7 @@ struct vdrv {
 	bool vopts_valid;
 
 	uint8_t *mem;
+	int mem_fd;		/* guest RAM as a memfd, or -1 */
 	uint64_t mem_base;
 	uint64_t mem_size;
 	uint8_t *alloc_map;	/* one byte per VDRV_ALLOC_UNIT */

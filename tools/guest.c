@@ -52,6 +52,7 @@ struct guest {
 	bool enabled;
 	bool connect_pending;
 	bool nodes_seen;		/* libxl declared at least one device */
+	bool released;			/* guest memory let go: it shut down */
 	struct xvconf *conf;		/* device options per node, or NULL */
 	char name[64];			/* the domain's name, for conf */		/* nodes in InitWait, guest not run yet */
 	unsigned int n_slots;
@@ -288,6 +289,33 @@ static void scan_nodes(struct guest *g)
 		attach_node(g, &nodes[i]);
 }
 
+/*
+ * Let go of every mapping of guest RAM: stop the slot's device (or all of
+ * them) as a reset would, which ends its I/O and unpins its rings, and drop
+ * the cached mappings. Xen cannot finish destroying a domain while another
+ * holds its pages, and on Arm it rescans them on every continuation of the
+ * destroy hypercall: with Dom0's vCPU spinning in that hypercall, a backend
+ * that unmaps only when the domain is dying may never get to run.
+ */
+static void release_memory(struct guest *g, struct slot *only, const char *why)
+{
+	struct gmem_stats st;
+
+	for (unsigned int i = 0; i < g->n_slots; i++) {
+		struct slot *s = g->slots[i];
+
+		if (only && s != only)
+			continue;
+		vdev_lock(s->dev);
+		vdev_reset(s->dev);
+		vdev_unlock(s->dev);
+	}
+	gmem_invalidate(g->gm);
+	gmem_get_stats(g->gm, &st);
+	log_info("domain %u: %s: guest memory released (%llu hold(s) left)",
+		 g->domid, why, (unsigned long long)st.holds);
+}
+
 static void check_node_states(struct guest *g)
 {
 	for (unsigned int i = 0; i < g->n_slots; i++) {
@@ -298,6 +326,7 @@ static void check_node_states(struct guest *g)
 			continue;
 		st = xvxs_state(g->xs, s->node);
 		if (st == XVXS_STATE_CLOSING) {
+			release_memory(g, s, s->node);
 			xvxs_set_state(g->xs, s->node, XVXS_STATE_CLOSED);
 			s->closed = true;
 			log_info("%s: closed", s->node);
@@ -307,14 +336,23 @@ static void check_node_states(struct guest *g)
 	}
 }
 
-/* The guest is gone once Xen no longer lists it or it is dying. */
-static bool domain_alive(struct guest *g)
+/*
+ * The guest is gone once Xen no longer lists it or it is dying. *ended: it
+ * has shut down for good (not suspended): it never runs again.
+ */
+static bool domain_alive(struct guest *g, bool *ended)
 {
 	xc_domaininfo_t info;
+	unsigned int reason;
 
+	*ended = false;
 	if (xc_domain_getinfolist(g->xch, g->domid, 1, &info) != 1)
 		return false;
-	return info.domain == g->domid && !(info.flags & XEN_DOMINF_dying);
+	if (info.domain != g->domid || (info.flags & XEN_DOMINF_dying))
+		return false;
+	reason = (info.flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
+	*ended = (info.flags & XEN_DOMINF_shutdown) && reason != SHUTDOWN_suspend;
+	return true;
 }
 
 /*
@@ -347,9 +385,15 @@ static void on_xenstore(int fd, uint32_t events, void *opaque)
 
 	free(w);
 	if (release) {
-		if (!domain_alive(g)) {
+		bool ended;
+
+		if (!domain_alive(g, &ended)) {
 			log_info("domain %u is gone", g->domid);
 			vloop_stop(g->loop);
+		} else if (ended && !g->released) {
+			/* Before the toolstack destroys it, not after. */
+			g->released = true;
+			release_memory(g, NULL, "shut down");
 		}
 		return;
 	}
@@ -443,10 +487,12 @@ static double now(void)
 static void wait_for_nodes(struct guest *g, double wait)
 {
 	double end = now() + wait;
+	bool ended;
 
 	scan_nodes(g);
 	/* Nodes that could not be served (logged) end the wait too. */
-	while (!g->n_slots && !g->nodes_seen && now() < end && domain_alive(g)) {
+	while (!g->n_slots && !g->nodes_seen && now() < end &&
+	       domain_alive(g, &ended) && !ended) {
 		usleep(50000);
 		scan_nodes(g);
 	}

@@ -7,9 +7,12 @@
  * RAM is decided when it is first mapped, from the domain's max_pages read
  * at that moment: the daemon may attach before libxl has sized the guest.
  *
- * Lookups are lock-free: group and chunk pointers are published with
- * release semantics. Creation is serialised by a mutex; invalidation runs
- * with the gmem write lock held, so no reader holds a pointer then.
+ * Each generation (gmem.h) has a chunk table of its own. Lookups are
+ * lock-free: group and chunk pointers are published with release semantics.
+ * Creation is serialised by a mutex; a table is unmapped when the core says
+ * its last hold is gone. A buffer's whole range is checked against the
+ * domain's RAM before any of it is mapped, so a hostile length costs one
+ * check, not a mapping of every chunk up to the end of RAM.
  */
 #define __XEN_TOOLS__ 1
 #include <errno.h>
@@ -35,6 +38,8 @@
 #define CHUNK_PAGES (CHUNK_SIZE >> PAGE_SHIFT)
 #define GROUP_SHIFT 9			/* 512 chunks: 2 GiB per group */
 #define GROUP_CHUNKS (1u << GROUP_SHIFT)
+/* Cached mappings per generation before a new one is started (gmem.h). */
+#define XGMEM_CACHE_MAX (1ull << 30)
 
 struct chunk {
 	_Atomic(uint8_t *) ptr;
@@ -47,7 +52,13 @@ struct bank {
 	uint64_t base;
 	uint64_t size;
 	uint64_t n_groups;
-	_Atomic(struct chunk *) *groups;
+	_Atomic uint64_t ram;		/* RAM bytes last seen in the bank */
+};
+
+/* One generation's mappings: chunk groups per bank. */
+struct xcache {
+	atomic_ulong bytes;
+	_Atomic(struct chunk *) *groups[XGMEM_MAX_BANKS];
 };
 
 struct xgmem {
@@ -131,15 +142,28 @@ static uint64_t bank_ram_now(struct xgmem *x, const struct bank *b)
 	    info.domain != x->domid)
 		return 0;
 	n = xgmem_guest_banks((uint64_t)info.max_pages << PAGE_SHIFT, now);
-	for (unsigned int i = 0; i < n; i++)
-		if (now[i].base == b->base)
-			return now[i].size < b->size ? now[i].size : b->size;
+	for (unsigned int i = 0; i < n; i++) {
+		if (now[i].base == b->base) {
+			uint64_t ram = now[i].size < b->size ? now[i].size : b->size;
+
+			atomic_store(&b->ram, ram);
+			return ram;
+		}
+	}
+	atomic_store(&b->ram, 0);
 	return 0;
 }
 
-static struct chunk *get_chunk(struct bank *b, uint64_t idx, bool create)
+static unsigned int bank_index(struct xgmem *x, const struct bank *b)
 {
-	_Atomic(struct chunk *) *slot = &b->groups[idx >> GROUP_SHIFT];
+	return b - x->banks;
+}
+
+static struct chunk *get_chunk(struct xgmem *x, struct xcache *xc,
+			       struct bank *b, uint64_t idx, bool create)
+{
+	_Atomic(struct chunk *) *slot =
+		&xc->groups[bank_index(x, b)][idx >> GROUP_SHIFT];
 	struct chunk *g = atomic_load_explicit(slot, memory_order_acquire);
 
 	if (!g && create) {
@@ -150,7 +174,8 @@ static struct chunk *get_chunk(struct bank *b, uint64_t idx, bool create)
 	return g ? &g[idx & (GROUP_CHUNKS - 1)] : NULL;
 }
 
-static uint8_t *map_chunk(struct xgmem *x, struct bank *b, uint64_t idx)
+static uint8_t *map_chunk(struct xgmem *x, struct xcache *xc, struct bank *b,
+			  uint64_t idx)
 {
 	uint64_t off = idx << CHUNK_SHIFT, ram;
 	struct chunk *c;
@@ -158,7 +183,7 @@ static uint8_t *map_chunk(struct xgmem *x, struct bank *b, uint64_t idx)
 	int *errs;
 
 	pthread_mutex_lock(&x->map_lock);
-	c = get_chunk(b, idx, true);
+	c = get_chunk(x, xc, b, idx, true);
 	if (!c)
 		goto out;
 	p = atomic_load_explicit(&c->ptr, memory_order_acquire);
@@ -189,15 +214,18 @@ static uint8_t *map_chunk(struct xgmem *x, struct bank *b, uint64_t idx)
 			c->bad[i] = 1;
 	}
 	free(errs);
+	atomic_fetch_add(&xc->bytes, (uint64_t)c->pages << PAGE_SHIFT);
 	atomic_store_explicit(&c->ptr, p, memory_order_release);
 out:
 	pthread_mutex_unlock(&x->map_lock);
 	return p;
 }
 
-static void *xg_map(struct gmem *gm, uint64_t gpa, uint64_t len, uint64_t *contig)
+static void *xg_map(struct gmem *gm, void *cache, uint64_t gpa, uint64_t len,
+		    uint64_t *contig)
 {
 	struct xgmem *x = to_x(gm);
+	struct xcache *xc = cache;
 	struct bank *b = find_bank(x, gpa);
 	uint64_t off, idx, in_chunk, avail;
 	struct chunk *c;
@@ -207,13 +235,13 @@ static void *xg_map(struct gmem *gm, uint64_t gpa, uint64_t len, uint64_t *conti
 		return NULL;
 	off = gpa - b->base;
 	idx = off >> CHUNK_SHIFT;
-	c = get_chunk(b, idx, false);
+	c = get_chunk(x, xc, b, idx, false);
 	p = c ? atomic_load_explicit(&c->ptr, memory_order_acquire) : NULL;
 	if (!p) {
-		p = map_chunk(x, b, idx);
+		p = map_chunk(x, xc, b, idx);
 		if (!p)
 			return NULL;
-		c = get_chunk(b, idx, false);
+		c = get_chunk(x, xc, b, idx, false);
 	}
 	in_chunk = off & (CHUNK_SIZE - 1);
 	if (in_chunk >= ((uint64_t)c->pages << PAGE_SHIFT))
@@ -275,47 +303,75 @@ static void xg_unpin(struct gmem *gm, void *cookie)
 	free(pin);
 }
 
-static void drop_chunks(struct xgmem *x)
+static void *xg_cache_new(struct gmem *gm)
 {
-	for (unsigned int i = 0; i < x->n_banks; i++) {
-		struct bank *b = &x->banks[i];
+	struct xgmem *x = to_x(gm);
+	struct xcache *xc = calloc(1, sizeof(*xc));
 
-		for (uint64_t g = 0; g < b->n_groups; g++) {
-			struct chunk *grp = atomic_load(&b->groups[g]);
+	if (!xc)
+		return NULL;
+	for (unsigned int i = 0; i < x->n_banks; i++) {
+		xc->groups[i] = calloc(x->banks[i].n_groups, sizeof(*xc->groups[i]));
+		if (!xc->groups[i])
+			goto fail;
+	}
+	return xc;
+fail:
+	for (unsigned int i = 0; i < x->n_banks; i++)
+		free(xc->groups[i]);
+	free(xc);
+	return NULL;
+}
+
+static void xg_cache_free(struct gmem *gm, void *cache)
+{
+	struct xgmem *x = to_x(gm);
+	struct xcache *xc = cache;
+
+	for (unsigned int i = 0; i < x->n_banks; i++) {
+		for (uint64_t g = 0; g < x->banks[i].n_groups; g++) {
+			struct chunk *grp = atomic_load(&xc->groups[i][g]);
 
 			for (unsigned int j = 0; grp && j < GROUP_CHUNKS; j++) {
-				struct chunk *c = &grp[j];
-				uint8_t *p = atomic_load(&c->ptr);
+				uint8_t *p = atomic_load(&grp[j].ptr);
 
 				if (p)
-					xenforeignmemory_unmap(x->fm, p, c->pages);
-				free(c->bad);
-				memset(c, 0, sizeof(*c));
+					xenforeignmemory_unmap(x->fm, p, grp[j].pages);
+				free(grp[j].bad);
 			}
+			free(grp);
 		}
+		free(xc->groups[i]);
 	}
+	free(xc);
 }
 
-static void free_banks(struct xgmem *x)
+static uint64_t xg_cache_bytes(struct gmem *gm, void *cache)
 {
-	for (unsigned int i = 0; i < x->n_banks; i++) {
-		for (uint64_t g = 0; g < x->banks[i].n_groups; g++)
-			free(atomic_load(&x->banks[i].groups[g]));
-		free(x->banks[i].groups);
-	}
+	(void)gm;
+	return atomic_load(&((struct xcache *)cache)->bytes);
 }
 
-static void xg_invalidate(struct gmem *gm)
+/* The range lies in one bank, below the RAM the domain has there now. */
+static bool xg_range_ok(struct gmem *gm, uint64_t gpa, uint64_t len)
 {
-	drop_chunks(to_x(gm));
+	struct xgmem *x = to_x(gm);
+	struct bank *b = find_bank(x, gpa);
+	uint64_t end;
+
+	if (!b || len > b->size - (gpa - b->base))
+		return false;
+	end = gpa - b->base + len;
+	if (end <= atomic_load(&b->ram))
+		return true;
+	/* The guest may have grown since: ask Xen once more. */
+	return end <= bank_ram_now(x, b);
 }
 
 static void xg_destroy(struct gmem *gm)
 {
 	struct xgmem *x = to_x(gm);
 
-	drop_chunks(x);
-	free_banks(x);
 	xenforeignmemory_close(x->fm);
 	xc_interface_close(x->xch);
 	pthread_mutex_destroy(&x->map_lock);
@@ -323,10 +379,13 @@ static void xg_destroy(struct gmem *gm)
 }
 
 static const struct gmem_ops xg_ops = {
+	.cache_new = xg_cache_new,
+	.cache_free = xg_cache_free,
+	.cache_bytes = xg_cache_bytes,
 	.map = xg_map,
+	.range_ok = xg_range_ok,
 	.pin = xg_pin,
 	.unpin = xg_unpin,
-	.invalidate = xg_invalidate,
 	.destroy = xg_destroy,
 };
 
@@ -352,16 +411,14 @@ struct gmem *xgmem_new(uint32_t domid)
 		b->size = banks[i].size & ~(PAGE_SIZE - 1);
 		chunks = (b->size + CHUNK_SIZE - 1) >> CHUNK_SHIFT;
 		b->n_groups = (chunks + GROUP_CHUNKS - 1) >> GROUP_SHIFT;
-		b->groups = calloc(b->n_groups, sizeof(*b->groups));
-		if (!b->groups)
-			goto fail_banks;
 		x->n_banks++;
 	}
-	gmem_init(&x->gm, &xg_ops, x);
+	if (gmem_init(&x->gm, &xg_ops, x)) {
+		pthread_mutex_destroy(&x->map_lock);
+		goto fail;
+	}
+	gmem_set_cache_max(&x->gm, XGMEM_CACHE_MAX);
 	return &x->gm;
-fail_banks:
-	free_banks(x);
-	pthread_mutex_destroy(&x->map_lock);
 fail:
 	if (x->fm)
 		xenforeignmemory_close(x->fm);

@@ -98,8 +98,6 @@ void xenio_handle(struct xenio_windows *ws, struct gmem *gm, ioreq_t *req,
 			req->data = data;
 		return;
 	}
-	if (req->data_is_ptr)
-		gmem_read_lock(gm);
 	/*
 	 * Each repetition must stay inside one window, so a hostile count
 	 * ends at the window's edge instead of running for 2^32 rounds.
@@ -108,8 +106,6 @@ void xenio_handle(struct xenio_windows *ws, struct gmem *gm, ioreq_t *req,
 		if (!mmio_one(ws, gm, req, req->addr + i * step, &data,
 			      req->data + i * step, st))
 			break;
-	if (req->data_is_ptr)
-		gmem_read_unlock(gm);
 	if (i < count) {
 		st->errors++;
 		log_debug("ioreq at 0x%" PRIx64 " size %u: stopped at repetition %u of %u",

@@ -2,8 +2,9 @@
 /*
  * Guest memory of a Xen guest through foreign mappings (privcmd).
  *
- * Guest RAM is mapped lazily in 4 MiB chunks that are kept until the next
- * invalidation, so a buffer costs a table lookup, not a hypercall. What is
+ * Guest RAM is mapped lazily in 4 MiB chunks cached per generation (gmem.h:
+ * until an invalidation, or past 1 GiB cached, once nothing holds them), so
+ * a buffer costs a table lookup, not a hypercall. What is
  * RAM comes from the domain's max_pages when a chunk is first mapped (the
  * guest may still be being built when the daemon attaches). Pages the
  * hypervisor refuses (holes, ballooned-out pages) are remembered per chunk

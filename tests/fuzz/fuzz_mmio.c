@@ -65,11 +65,8 @@ static void run_queue(struct vdev *dev, unsigned int q)
 {
 	vdev_lock(dev);
 	if (q < dev->num_queues && vdev_running(dev) &&
-	    atomic_load(&dev->queues[q].ready) && !dev->queues[q].vq.broken) {
-		gmem_read_lock(dev->gm);
+	    atomic_load(&dev->queues[q].ready) && !dev->queues[q].vq.broken)
 		dev->model->queue_kick(dev, q);
-		gmem_read_unlock(dev->gm);
-	}
 	vdev_unlock(dev);
 }
 

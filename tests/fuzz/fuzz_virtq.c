@@ -174,7 +174,7 @@ static void run_queue(struct virtq *vq, struct input *in, uint8_t *ram,
 		virtq_iov_to_buf(e->iov, e->out_num, next_rand(&seed) % 32, buf, sizeof(buf));
 		virtq_buf_to_iov(e->iov + e->out_num, e->in_num, next_rand(&seed) % 32,
 				 buf, sizeof(buf));
-		virtq_push(vq, e->head, e->in_len);
+		virtq_push_elem(vq, e, e->in_len);
 		if (next_rand(&seed) % 2)
 			virtq_need_interrupt(vq);
 		if (next_rand(&seed) % 4 == 0)
@@ -183,7 +183,7 @@ static void run_queue(struct virtq *vq, struct input *in, uint8_t *ram,
 	}
 	virtq_need_interrupt(vq);
 	virtq_has_work(vq);
-	free(e);
+	virtq_elem_free(e);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
