@@ -42,6 +42,7 @@ struct slot {
 
 struct guest {
 	uint32_t domid;
+	xen_domain_handle_t handle;	/* tells a reused domid apart */
 	uint32_t self;
 	xc_interface *xch;
 	struct xs_handle *xs;
@@ -348,7 +349,9 @@ static bool domain_alive(struct guest *g, bool *ended)
 	*ended = false;
 	if (xc_domain_getinfolist(g->xch, g->domid, 1, &info) != 1)
 		return false;
-	if (info.domain != g->domid || (info.flags & XEN_DOMINF_dying))
+	/* A new domain under the same id is not ours. */
+	if (info.domain != g->domid || (info.flags & XEN_DOMINF_dying) ||
+	    memcmp(info.handle, g->handle, sizeof(g->handle)))
 		return false;
 	reason = (info.flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
 	*ended = (info.flags & XEN_DOMINF_shutdown) && reason != SHUTDOWN_suspend;
@@ -440,6 +443,7 @@ static int open_xen(struct guest *g)
 		log_err("domain %u does not exist", g->domid);
 		return -1;
 	}
+	memcpy(g->handle, info.handle, sizeof(g->handle));
 	g->gm = xgmem_new(g->domid);
 	g->xirq = xirq_open(g->domid);
 	if (!g->gm || !g->xirq) {

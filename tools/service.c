@@ -119,11 +119,20 @@ static void start_guest(struct svc *s, uint32_t domid)
 	if (g && !memcmp(g->handle, h, sizeof(h)))
 		return;		/* this very domain has (had) its child */
 	if (g) {
-		/* a new domain under a reused id: forget the old one */
-		if (g->pid)
+		/*
+		 * A new domain under a reused id. The old child may still run:
+		 * it finds devices by domid, so it must be gone before the new
+		 * domain gets its own. Ask it to stop; the reap starts the new.
+		 */
+		if (g->pid) {
+			if (!g->gone)
+				log_info("domain %u: a new domain took the id; stopping the old backend (pid %d) first",
+					 domid, (int)g->pid);
 			g->gone = true;
-		else
-			drop_guest(s, g);
+			kill(g->pid, SIGTERM);
+			return;
+		}
+		drop_guest(s, g);
 		g = NULL;
 	}
 	if (s->n == SVC_MAX_GUESTS) {
@@ -206,7 +215,8 @@ static void reap(struct svc *s)
 			break;
 		}
 	}
-	forget_dead_domains(s);
+	/* A domain may be waiting for its id's old backend to end. */
+	scan(s);
 }
 
 static void on_xenstore(int fd, uint32_t events, void *opaque)

@@ -63,8 +63,10 @@ int xvxs_find_domain(struct xs_handle *xs, const char *name, uint32_t *domid)
 	return rc;
 }
 
-static bool read_node(struct xs_handle *xs, struct xvxs_node *nd)
+/* NULL when the node is usable, else why not. */
+static const char *read_node(struct xs_handle *xs, struct xvxs_node *nd)
 {
+	const char *why = NULL;
 	char *base = read_key(xs, nd->path, "base");
 	char *irq = read_key(xs, nd->path, "irq");
 	uint64_t v;
@@ -74,11 +76,14 @@ static bool read_node(struct xs_handle *xs, struct xvxs_node *nd)
 	free(base);
 	free(irq);
 	if (!ok)
-		return false;
+		return "no usable base/irq";
 	if (!strcmp(nd->kind, "virtio_disk")) {
 		char *params = read_key(xs, nd->path, "params");
 		char *mode = read_key(xs, nd->path, "mode");
 
+		/* A truncated path would name another file: refuse it. */
+		if (params && strlen(params) >= sizeof(nd->params))
+			why = "params longer than 255 bytes";
 		snprintf(nd->params, sizeof(nd->params), "%s", params ? params : "");
 		nd->readonly = mode && mode[0] == 'r';
 		free(params);
@@ -92,7 +97,7 @@ static bool read_node(struct xs_handle *xs, struct xvxs_node *nd)
 		free(type);
 		free(g);
 	}
-	return true;
+	return why;
 }
 
 static int list_kind(struct xs_handle *xs, uint32_t self, uint32_t fe,
@@ -100,6 +105,7 @@ static int list_kind(struct xs_handle *xs, uint32_t self, uint32_t fe,
 {
 	char dir[96];
 	unsigned int n, found = 0;
+	const char *why;
 	char **devs;
 
 	snprintf(dir, sizeof(dir), "/local/domain/%u/backend/%s/%u", self, kind, fe);
@@ -114,10 +120,11 @@ static int list_kind(struct xs_handle *xs, uint32_t self, uint32_t fe,
 		snprintf(nd->path, sizeof(nd->path), "%s/%.16s", dir, devs[i]);
 		nd->devid = strtoul(devs[i], NULL, 10);
 		/* libxl writes a node in one transaction: partial means foreign */
-		if (read_node(xs, nd))
+		why = read_node(xs, nd);
+		if (!why)
 			found++;
 		else if (xvxs_state(xs, nd->path) >= 0)	/* not being removed */
-			log_warn("%s: no usable base/irq, ignored", nd->path);
+			log_warn("%s: %s, ignored", nd->path, why);
 	}
 	free(devs);
 	return found;
