@@ -12,7 +12,8 @@
 XV_FUZZ_RUNS = 2000
 EXTRA_DIST += tests/fuzz/corpus
 
-XV_FUZZ_DRIVERS = tests/fuzz/fuzz_virtq_driver tests/fuzz/fuzz_mmio_driver
+XV_FUZZ_DRIVERS = tests/fuzz/fuzz_virtq_driver tests/fuzz/fuzz_mmio_driver \
+	tests/fuzz/fuzz_console_driver tests/fuzz/fuzz_blk_req_driver
 check_PROGRAMS += $(XV_FUZZ_DRIVERS)
 
 tests_fuzz_fuzz_virtq_driver_SOURCES = tests/fuzz/driver.c tests/fuzz/fuzz_virtq.c
@@ -20,6 +21,14 @@ tests_fuzz_fuzz_virtq_driver_LDADD = lib/libxenvirtio.la
 
 tests_fuzz_fuzz_mmio_driver_SOURCES = tests/fuzz/driver.c tests/fuzz/fuzz_mmio.c
 tests_fuzz_fuzz_mmio_driver_LDADD = devices/libxvdevices.la lib/libxenvirtio.la \
+	$(URING_LIBS)
+
+tests_fuzz_fuzz_console_driver_SOURCES = tests/fuzz/driver.c tests/fuzz/fuzz_console.c
+tests_fuzz_fuzz_console_driver_LDADD = devices/libxvdevices.la lib/libxenvirtio.la \
+	$(URING_LIBS)
+
+tests_fuzz_fuzz_blk_req_driver_SOURCES = tests/fuzz/driver.c tests/fuzz/fuzz_blk_req.c
+tests_fuzz_fuzz_blk_req_driver_LDADD = devices/libxvdevices.la lib/libxenvirtio.la \
 	$(URING_LIBS)
 
 XV_FUZZ_CFLAGS = -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -35,10 +44,20 @@ XV_FUZZ_MMIO_SRC = $(srcdir)/tests/fuzz/fuzz_mmio.c \
 	$(srcdir)/lib/gmem_plain.c $(srcdir)/lib/loop.c $(srcdir)/lib/virtq.c \
 	$(srcdir)/lib/vdev.c $(srcdir)/lib/mmio.c $(srcdir)/devices/rng.c
 
+XV_FUZZ_LIB_SRC = $(srcdir)/lib/log.c $(srcdir)/lib/opts.c $(srcdir)/lib/gmem.c \
+	$(srcdir)/lib/gmem_plain.c $(srcdir)/lib/loop.c $(srcdir)/lib/virtq.c \
+	$(srcdir)/lib/vdev.c
+XV_FUZZ_CONSOLE_SRC = $(srcdir)/tests/fuzz/fuzz_console.c $(XV_FUZZ_LIB_SRC) \
+	$(srcdir)/lib/mmio.c $(srcdir)/devices/console.c \
+	$(srcdir)/devices/console_ctrl.c $(srcdir)/devices/console_port.c
+XV_FUZZ_BLK_REQ_SRC = $(srcdir)/tests/fuzz/fuzz_blk_req.c $(XV_FUZZ_LIB_SRC) \
+	$(srcdir)/devices/blk_req.c
+
 # Headers only as prerequisites: a changed contract rebuilds the fuzzers.
 XV_FUZZ_HDRS = $(srcdir)/lib/gmem.h $(srcdir)/lib/log.h $(srcdir)/lib/opts.h \
 	$(srcdir)/lib/loop.h $(srcdir)/lib/virtq.h $(srcdir)/lib/vdev.h \
-	$(srcdir)/lib/mmio.h $(srcdir)/devices/devices.h
+	$(srcdir)/lib/mmio.h $(srcdir)/devices/devices.h \
+	$(srcdir)/devices/console.h $(srcdir)/devices/blk.h
 
 if XEN
 XV_FUZZ_DRIVERS += tests/fuzz/fuzz_ioreq_driver
@@ -64,7 +83,8 @@ XV_FUZZ_QMP_SRC = $(srcdir)/tests/fuzz/fuzz_qmp.c $(srcdir)/tools/qmp_proto.c \
 	$(srcdir)/lib/log.c
 
 if HAVE_LIBFUZZER
-XV_FUZZ_LIBFUZZER = tests/fuzz/fuzz_virtq tests/fuzz/fuzz_mmio
+XV_FUZZ_LIBFUZZER = tests/fuzz/fuzz_virtq tests/fuzz/fuzz_mmio \
+	tests/fuzz/fuzz_console tests/fuzz/fuzz_blk_req
 if XEN
 XV_FUZZ_LIBFUZZER += tests/fuzz/fuzz_ioreq
 endif
@@ -89,6 +109,14 @@ tests/fuzz/fuzz_virtq: $(XV_FUZZ_VIRTQ_SRC) $(XV_FUZZ_HDRS)
 tests/fuzz/fuzz_mmio: $(XV_FUZZ_MMIO_SRC) $(XV_FUZZ_HDRS)
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CCLD)$(FUZZ_CC) $(XV_FUZZ_CFLAGS) -o $@ $(XV_FUZZ_MMIO_SRC)
+
+tests/fuzz/fuzz_console: $(XV_FUZZ_CONSOLE_SRC) $(XV_FUZZ_HDRS)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(FUZZ_CC) $(XV_FUZZ_CFLAGS) -o $@ $(XV_FUZZ_CONSOLE_SRC)
+
+tests/fuzz/fuzz_blk_req: $(XV_FUZZ_BLK_REQ_SRC) $(XV_FUZZ_HDRS)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(FUZZ_CC) $(XV_FUZZ_CFLAGS) -o $@ $(XV_FUZZ_BLK_REQ_SRC)
 else
 XV_FUZZ_LIBFUZZER =
 endif
