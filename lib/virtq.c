@@ -4,11 +4,11 @@
  *
  * Ring memory is shared with the guest, which may change it at any moment:
  * every field is loaded once (READ_ONCE) into a local that is then checked
- * and used. Barriers follow the virtio memory model: acquire after reading
- * avail->idx (entries are written before the index), release before
- * publishing used->idx, and a full fence between publishing and reading the
- * driver's suppression fields (or the interrupt/kick decision could use a
- * stale value and lose a wakeup).
+ * and used. Barriers follow the virtio memory model: avail->idx is loaded
+ * with acquire (entries are written before the index), used->idx stored
+ * with release (ThreadSanitizer follows those, not fences), and a full
+ * fence between publishing and reading the driver's suppression fields (or
+ * the interrupt/kick decision could use a stale value and lose a wakeup).
  */
 #include <endian.h>
 #include <errno.h>
@@ -327,7 +327,8 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *e)
 
 	if (vq->broken || !vq->size)
 		return -1;
-	avail_idx = le16toh(READ_ONCE(vq->avail->idx));
+	/* Ring entries were written before the index: read them after it. */
+	avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
 	pending = avail_idx - vq->last_avail;
 	if (pending > vq->size) {
 		virtq_break(vq, "available index jumped from %u to %u (queue size %u)",
@@ -336,8 +337,6 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *e)
 	}
 	if (!pending)
 		return 0;
-	/* Ring entries were written before the index: read them after it. */
-	atomic_thread_fence(memory_order_acquire);
 	head = le16toh(READ_ONCE(vq->avail->ring[vq->last_avail & (vq->size - 1)]));
 	if (head >= vq->size) {
 		virtq_break(vq, "available head %u out of range %u", head, vq->size);
@@ -368,9 +367,8 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	WRITE_ONCE(u->id, htole32(head));
 	WRITE_ONCE(u->len, htole32(len));
 	/* The entry must be visible before the index that publishes it. */
-	atomic_thread_fence(memory_order_release);
 	vq->used_idx++;
-	WRITE_ONCE(vq->used->idx, htole16(vq->used_idx));
+	__atomic_store_n(&vq->used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);
 }
 
 void virtq_push_elem(struct virtq *vq, struct virtq_elem *e, uint32_t len)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Everything CI checks, in the order a failure is cheapest to find:
 # dependencies, a sanitizer build with the unit tests and fuzz smoke runs,
-# make distcheck, the boot lab's resolver tests, then the Xen-on-Arm boot
+# the threaded tests under ThreadSanitizer, make distcheck, the boot lab's resolver tests, then the Xen-on-Arm boot
 # lab: Debian 12 (Xen 4.17) on Debian's Linux 6.1 and on the lab-built
 # Linux 6.12, then Debian 13 (Xen 4.20, Linux 6.12). Ends with what each
 # lab run did: ran, or skipped and why (a generation is skipped, one SKIP
@@ -42,6 +42,14 @@ tally() {
 }
 
 tally make -s check
+
+# The threaded tests again under ThreadSanitizer.
+tsan=$build-tsan
+mkdir -p "$tsan"
+(cd "$tsan" && "$top/configure" --enable-tsan -q &&
+	make -s -j"$jobs" tests/test_stress tests/test_blk tests/test_console)
+tally bash -c "cd '$tsan' && '$top/tests/run-tests.sh' --timeout 300 \
+	tests/test_stress tests/test_blk tests/test_console"
 make -s distcheck -j"$jobs" >distcheck.log 2>&1 || { tail -n 60 distcheck.log; exit 1; }
 echo "distcheck: ok"
 

@@ -80,11 +80,15 @@ static const char *read_node(struct xs_handle *xs, struct xvxs_node *nd)
 	if (!strcmp(nd->kind, "virtio_disk")) {
 		char *params = read_key(xs, nd->path, "params");
 		char *mode = read_key(xs, nd->path, "mode");
+		size_t n = params ? strlen(params) : 0;
 
 		/* A truncated path would name another file: refuse it. */
-		if (params && strlen(params) >= sizeof(nd->params))
+		if (n >= sizeof(nd->params)) {
 			why = "params longer than 255 bytes";
-		snprintf(nd->params, sizeof(nd->params), "%s", params ? params : "");
+			n = 0;
+		}
+		memcpy(nd->params, params ? params : "", n);
+		nd->params[n] = '\0';
 		nd->readonly = mode && mode[0] == 'r';
 		free(params);
 		free(mode);
