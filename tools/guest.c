@@ -588,6 +588,14 @@ void guest_free(struct guest *g)
 			 g->domid, st.reads, st.writes, st.invalidates, st.errors);
 		xenio_close(g->io);
 	}
+	if (g->gm) {
+		struct gmem_stats ms;
+
+		gmem_get_stats(g->gm, &ms);
+		log_info("domain %u: guest memory: %llu generation(s) of mappings started by the cache bound, %llu MiB cached at the end",
+			 g->domid, (unsigned long long)ms.rotations,
+			 (unsigned long long)(ms.mapped >> 20));
+	}
 	gmem_destroy(g->gm);
 	xirq_close(g->xirq);
 	if (g->xs)

@@ -350,15 +350,18 @@ build_static_tool() {
 }
 
 # The checks' tools: xv-pattern (disk patterns, discard, holes),
-# xv-sockline (lines over the console's unix socket) and xv-privcmd
-# (the privcmd irqfd/ioeventfd interface of Dom0's kernel).
+# xv-sockline (lines over the console's unix socket), xv-privcmd
+# (the privcmd irqfd/ioeventfd interface of Dom0's kernel) and xv-hostile
+# (a hostile virtio driver in a guest's user space).
 build_pattern_tool() {
 	build_static_tool xv-pattern
 	build_static_tool xv-sockline
 	build_static_tool xv-privcmd
+	build_static_tool xv-hostile
 	PATTERN_TOOL=$CACHE/build/xv-pattern
 	SOCKLINE_TOOL=$CACHE/build/xv-sockline
 	PRIVCMD_TOOL=$CACHE/build/xv-privcmd
+	HOSTILE_TOOL=$CACHE/build/xv-hostile
 }
 
 # ---------------------------------------------------------------- initramfs
@@ -475,6 +478,7 @@ build_initramfs() {
 	cp -a "$DOMU_BASE_ROOT" "$domu"
 	install -m 755 "$LAB_DIR/guest/domu-init" "$domu/init"
 	install -D -m 755 "$PATTERN_TOOL" "$domu/usr/bin/xv-pattern"
+	install -m 755 "$HOSTILE_TOOL" "$domu/usr/bin/xv-hostile"
 	mkdir -p "$ov/boot" "$ov/usr/bin" "$ov/etc/xen/examples" "$ov/etc/xv-lab"
 	make_cpio "$domu" "$ov/boot/domu.cpio.gz" -6
 	install -m 755 "$LAB_DIR/guest/dom0-init" "$ov/init"
