@@ -1255,16 +1255,7 @@ static void blk_cache_none_unpinnable(void)
  */
 static void expect_no_gmem_hold(struct vdrv *d)
 {
-	struct gmem_stats st;
-
-	for (int i = 0;; i++) {
-		gmem_get_stats(d->gm, &st);
-		if (!st.holds)
-			break;
-		XT_ASSERT_MSG(i < 1000, "guest memory is still held (%llu)",
-			      (unsigned long long)st.holds);
-		vdrv_msleep(1);
-	}
+	XT_ASSERT_MSG(!vdrv_wait_gmem_idle(d, WAIT_MS), "%s", d->err);
 }
 
 /* cache=none where the file system has it: I/O really stays in flight. */

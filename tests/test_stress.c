@@ -82,17 +82,7 @@ static void inval_stop(struct inval *iv)
 /* No hold left and only the current generation, within a few seconds. */
 static void expect_released(struct vdrv *d)
 {
-	struct gmem_stats st;
-
-	for (int i = 0;; i++) {
-		gmem_get_stats(d->gm, &st);
-		if (!st.holds && st.generations == 1)
-			return;
-		XT_ASSERT_MSG(i < 3000, "holds %llu, generations %llu",
-			      (unsigned long long)st.holds,
-			      (unsigned long long)st.generations);
-		vdrv_msleep(1);
-	}
+	XT_ASSERT_MSG(!vdrv_wait_gmem_idle(d, WAIT_MS), "%s", d->err);
 }
 
 static void close_drv(void *d)

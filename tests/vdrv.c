@@ -964,3 +964,21 @@ int vdrv_wait_status(struct vdrv *d, uint8_t mask, int timeout_ms)
 	}
 	return 0;
 }
+
+int vdrv_wait_gmem_idle(struct vdrv *d, int timeout_ms)
+{
+	struct gmem_stats st;
+
+	for (int i = 0;; i++) {
+		gmem_get_stats(d->gm, &st);
+		if (!st.holds && st.generations == 1)
+			return 0;
+		if (i >= timeout_ms) {
+			set_err(d, "guest memory: %llu hold(s), %llu generation(s) left",
+				(unsigned long long)st.holds,
+				(unsigned long long)st.generations);
+			return -1;
+		}
+		vdrv_msleep(1);
+	}
+}

@@ -249,5 +249,11 @@ int vdrv_wait_status(struct vdrv *d, uint8_t mask, int timeout_ms);
 
 /* Sleep for ms milliseconds (to let the worker run). */
 void vdrv_msleep(unsigned int ms);
+/*
+ * Poll until the device holds no guest memory and only the current
+ * generation of mappings is alive (gmem.h). 0, or -1 on timeout with
+ * d->err saying what was left.
+ */
+int vdrv_wait_gmem_idle(struct vdrv *d, int timeout_ms);
 
 #endif

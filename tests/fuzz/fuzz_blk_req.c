@@ -21,26 +21,9 @@
 #include <unistd.h>
 
 #include "blk.h"
-#include "log.h"
+#include "fuzz.h"
 
 #define MAX_SEGS 8
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void quiet_once(void)
-{
-	static bool done;
-
-	if (done)
-		return;
-	done = true;
-	if (!getenv("XV_FUZZ_VERBOSE")) {
-		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-		if (fd >= 0)
-			vlog_use_fd(fd);
-	}
-}
 
 /* The iovec lies inside segment s, past skip bytes and before trim. */
 static bool inside(const struct iovec *v, const struct iovec *s, size_t skip,
@@ -134,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned int nout, nin;
 	int st;
 
-	quiet_once();
+	fuzz_quiet_logs();
 	if (size < 5)
 		return 0;
 	snprintf(dev.name, sizeof(dev.name), "blk0");

@@ -27,8 +27,8 @@
 #include <linux/virtio_console.h>
 
 #include "devices.h"
-#include "log.h"
 #include "mmio.h"
+#include "fuzz.h"
 
 #define RAM_BASE 0x40000000ull
 #define RAM_SIZE 0x20000u
@@ -36,8 +36,6 @@
 #define QSIZE 8
 #define RING(q) (0x1000u * (q))		/* desc, avail at +0x400, used at +0x800 */
 #define BUF_BASE 0x8000u		/* data buffers: a rolling area */
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct drv {
 	struct vmmio m;
@@ -51,16 +49,10 @@ static void setup_once(void)
 {
 	static bool done;
 
-	if (done)
-		return;
+	if (!done)
+		vdev_model_register(&vdev_console_model);
 	done = true;
-	vdev_model_register(&vdev_console_model);
-	if (!getenv("XV_FUZZ_VERBOSE")) {
-		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-		if (fd >= 0)
-			vlog_use_fd(fd);
-	}
+	fuzz_quiet_logs();
 }
 
 static void irq_cb(struct vdev *dev, void *opaque)
@@ -70,15 +62,6 @@ static void irq_cb(struct vdev *dev, void *opaque)
 static void w32(struct vmmio *m, uint64_t off, uint32_t v)
 {
 	vmmio_write(m, off, 4, v);
-}
-
-static void run_queue(struct vdev *dev, unsigned int q)
-{
-	vdev_lock(dev);
-	if (q < dev->num_queues && vdev_running(dev) &&
-	    atomic_load(&dev->queues[q].ready) && !dev->queues[q].vq.broken)
-		dev->model->queue_kick(dev, q);
-	vdev_unlock(dev);
 }
 
 static void setup(struct drv *d, uint8_t sel)
@@ -110,7 +93,7 @@ static void setup(struct drv *d, uint8_t sel)
 	}
 	w32(&d->m, VIRTIO_MMIO_STATUS, 0xf);
 	for (unsigned int q = 0; q < NQ; q++)
-		run_queue(d->m.dev, q);
+		fuzz_run_queue(d->m.dev, q);
 }
 
 /* Room for len bytes in the rolling buffer area. */
@@ -173,7 +156,7 @@ static bool post(struct drv *d, const uint8_t **p, const uint8_t *end)
 		__atomic_store_n(&a->idx, htole16(++d->avail_idx[q]),
 				 __ATOMIC_RELEASE);
 	}
-	run_queue(d->m.dev, q);
+	fuzz_run_queue(d->m.dev, q);
 	return true;
 }
 

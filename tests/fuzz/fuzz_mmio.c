@@ -26,16 +26,14 @@
 #include <unistd.h>
 
 #include "devices.h"
-#include "log.h"
 #include "mmio.h"
+#include "fuzz.h"
 
 #define RAM_BASE 0x40000000ull
 #define RAM_SIZE 0x10000u
 #define RING_DESC 0x0000u
 #define RING_AVAIL 0x1000u
 #define RING_USED 0x2000u
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static unsigned int irqs;
 
@@ -52,22 +50,7 @@ static void setup_once(void)
 		return;
 	done = true;
 	vdev_model_register(&vdev_rng_model);
-	if (!getenv("XV_FUZZ_VERBOSE")) {
-		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-		if (fd >= 0)
-			vlog_use_fd(fd);
-	}
-}
-
-/* What the worker's kick handler does, here and now. */
-static void run_queue(struct vdev *dev, unsigned int q)
-{
-	vdev_lock(dev);
-	if (q < dev->num_queues && vdev_running(dev) &&
-	    atomic_load(&dev->queues[q].ready) && !dev->queues[q].vq.broken)
-		dev->model->queue_kick(dev, q);
-	vdev_unlock(dev);
+	fuzz_quiet_logs();
 }
 
 static void w32(struct vmmio *m, uint64_t off, uint32_t v)
@@ -132,7 +115,7 @@ static void step(struct vmmio *m, uint8_t *ram, const uint8_t *r)
 		memcpy(ram + off, &r[3], 4);
 		break;
 	case 3:
-		run_queue(m->dev, r[1] % 2);
+		fuzz_run_queue(m->dev, r[1] % 2);
 		break;
 	}
 }
@@ -167,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gm = gmem_plain_new(data[0] & 0x40 ? 256 : 0);
 	if (!dev || !ram || !gm || gmem_plain_add(gm, RAM_BASE, ram, RAM_SIZE))
 		abort();
-	/* Attached without a worker thread: run_queue() does its job. */
+	/* Attached without a worker thread: fuzz_run_queue() does its job. */
 	dev->gm = gm;
 	dev->irq = irq_cb;
 	vmmio_init(&m, dev);

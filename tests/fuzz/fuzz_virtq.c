@@ -31,8 +31,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "gmem.h"
-#include "log.h"
 #include "virtq.h"
 
 #define RAM_BASE 0x10000ull
@@ -51,8 +51,6 @@
 #define F_MOVE_RINGS 16
 #define F_TAME_LEN 32
 #define F_UNPOP 64
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct input {
 	const uint8_t *p;
@@ -73,21 +71,6 @@ static void take(struct input *in, void *dst, size_t n)
 static uint16_t get16(const uint8_t *h, int i)
 {
 	return h[i] | h[i + 1] << 8;
-}
-
-static void quiet_logs(void)
-{
-	static bool done;
-
-	if (done)
-		return;
-	done = true;
-	if (!getenv("XV_FUZZ_VERBOSE")) {
-		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-		if (fd >= 0)
-			vlog_use_fd(fd);
-	}
 }
 
 /* Keep descriptors mostly inside RAM so chains get walked, not refused. */
@@ -197,7 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *ram;
 	uint16_t n, start;
 
-	quiet_logs();
+	fuzz_quiet_logs();
 	take(&in, h, sizeof(h));
 	n = 1u << (h[0] % 9);
 	flags = h[1];

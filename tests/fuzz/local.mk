@@ -10,7 +10,7 @@
 #	tests/fuzz/fuzz_virtq -max_len=8192 CORPUS-DIR
 
 XV_FUZZ_RUNS = 2000
-EXTRA_DIST += tests/fuzz/corpus
+EXTRA_DIST += tests/fuzz/corpus tests/fuzz/fuzz.h
 
 XV_FUZZ_DRIVERS = tests/fuzz/fuzz_virtq_driver tests/fuzz/fuzz_mmio_driver \
 	tests/fuzz/fuzz_console_driver tests/fuzz/fuzz_blk_req_driver
@@ -57,7 +57,8 @@ XV_FUZZ_BLK_REQ_SRC = $(srcdir)/tests/fuzz/fuzz_blk_req.c $(XV_FUZZ_LIB_SRC) \
 XV_FUZZ_HDRS = $(srcdir)/lib/gmem.h $(srcdir)/lib/log.h $(srcdir)/lib/opts.h \
 	$(srcdir)/lib/loop.h $(srcdir)/lib/virtq.h $(srcdir)/lib/vdev.h \
 	$(srcdir)/lib/mmio.h $(srcdir)/devices/devices.h \
-	$(srcdir)/devices/console.h $(srcdir)/devices/blk.h
+	$(srcdir)/devices/console.h $(srcdir)/devices/blk.h \
+	$(srcdir)/tests/fuzz/fuzz.h
 
 if XEN
 XV_FUZZ_DRIVERS += tests/fuzz/fuzz_ioreq_driver
