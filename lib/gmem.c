@@ -59,6 +59,8 @@ int gmem_init(struct gmem *gm, const struct gmem_ops *ops, void *priv)
 		return -ENOMEM;
 	atomic_init(&gm->generations, 1);
 	atomic_init(&gm->holds, 0);
+	atomic_init(&gm->mapped_total, 0);
+	atomic_init(&gm->over_budget, 0);
 	pthread_mutex_init(&gm->lock, NULL);
 	return 0;
 }
@@ -147,6 +149,32 @@ void gmem_set_cache_max(struct gmem *gm, uint64_t bytes)
 	pthread_mutex_unlock(&gm->lock);
 }
 
+void gmem_set_map_budget(struct gmem *gm, uint64_t bytes)
+{
+	__atomic_store_n(&gm->map_budget, bytes, __ATOMIC_RELAXED);
+}
+
+bool gmem_charge(struct gmem *gm, uint64_t bytes)
+{
+	uint64_t total = atomic_fetch_add(&gm->mapped_total, bytes) + bytes;
+	uint64_t budget = __atomic_load_n(&gm->map_budget, __ATOMIC_RELAXED);
+
+	if (!budget || total <= budget)
+		return true;
+	atomic_fetch_sub(&gm->mapped_total, bytes);
+	atomic_fetch_add(&gm->over_budget, 1);
+	vlog_limited(&gen_log, VLOG_WARN,
+		     "guest memory: %llu MiB mapped by requests still in flight; mapping budget of %llu MiB reached",
+		     (unsigned long long)(total >> 20),
+		     (unsigned long long)(budget >> 20));
+	return false;
+}
+
+void gmem_uncharge(struct gmem *gm, uint64_t bytes)
+{
+	atomic_fetch_sub(&gm->mapped_total, bytes);
+}
+
 void gmem_get_stats(struct gmem *gm, struct gmem_stats *st)
 {
 	pthread_mutex_lock(&gm->lock);
@@ -155,6 +183,8 @@ void gmem_get_stats(struct gmem *gm, struct gmem_stats *st)
 	st->mapped = gm->ops->cache_bytes(gm, gm->cur->cache);
 	pthread_mutex_unlock(&gm->lock);
 	st->holds = atomic_load(&gm->holds);
+	st->mapped_total = atomic_load(&gm->mapped_total);
+	st->over_budget = atomic_load(&gm->over_budget);
 	st->generations = atomic_load(&gm->generations);
 }
 

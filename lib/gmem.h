@@ -15,6 +15,10 @@
  * use, and a guest that keeps a request in flight cannot stall it. The cache
  * of one generation is bounded (cache_max): past it, the next hold starts a
  * new generation and the old mappings go once their holders are done.
+ * What all generations together may map is bounded too (map_budget): old
+ * generations live as long as the requests that hold them, and a guest
+ * could otherwise pin one per request. Past the budget a mapping fails (the
+ * request's queue breaks), which hurts only the guest that caused it.
  * Long-lived structures (virtqueue rings) use gmem_pin(), which gives one
  * contiguous mapping of its own until gmem_unpin().
  *
@@ -60,6 +64,8 @@ struct gmem_stats {
 	uint64_t invalidations;
 	uint64_t rotations;	/* generations started by the cache bound */
 	uint64_t mapped;	/* bytes cached by the current generation */
+	uint64_t mapped_total;	/* ... by all generations alive */
+	uint64_t over_budget;	/* mappings refused by the budget */
 };
 
 struct gmem {
@@ -67,8 +73,10 @@ struct gmem {
 	pthread_mutex_t lock;		/* cur and the counters below */
 	struct gmem_hold *cur;
 	uint64_t cache_max;		/* bytes per generation; 0: no bound */
+	uint64_t map_budget;		/* bytes over all generations; 0: none */
 	uint64_t invalidations, rotations;
 	atomic_ulong holds, generations;
+	atomic_ullong mapped_total, over_budget;
 	void *priv;
 };
 
@@ -91,6 +99,11 @@ void gmem_release(struct gmem_hold *h);
 /* Start a new generation (Xen's IOREQ_TYPE_INVALIDATE). Never waits. */
 void gmem_invalidate(struct gmem *gm);
 void gmem_set_cache_max(struct gmem *gm, uint64_t bytes);
+void gmem_set_map_budget(struct gmem *gm, uint64_t bytes);
+/* Backends: bytes about to be cached (false: over the budget, do not map
+ * them) and bytes unmapped when a cache is freed. */
+bool gmem_charge(struct gmem *gm, uint64_t bytes);
+void gmem_uncharge(struct gmem *gm, uint64_t bytes);
 void gmem_get_stats(struct gmem *gm, struct gmem_stats *st);
 
 /* True when [gpa, gpa + len) is non-empty and does not wrap around 2^64. */

@@ -91,8 +91,10 @@ static void cache_free(struct gmem *gm, void *cache)
 		for (uint64_t j = 0; c->views[i] && j < p->r[i].chunks; j++) {
 			uint8_t *v = atomic_load(&c->views[i][j]);
 
-			if (v)
+			if (v) {
 				munmap(v, fd_chunk(p));
+				gmem_uncharge(gm, fd_chunk(p));
+			}
 		}
 		free(c->views[i]);
 	}
@@ -115,10 +117,11 @@ static uint8_t *view(struct gmem_plain *p, struct plain_cache *c,
 		return v;
 	pthread_mutex_lock(&p->map_lock);
 	v = atomic_load(&c->views[i][j]);
-	if (!v) {
+	if (!v && gmem_charge(&p->gm, fd_chunk(p))) {
 		v = mmap(NULL, fd_chunk(p), PROT_READ | PROT_WRITE, MAP_SHARED,
 			 r->fd, j * fd_chunk(p));
 		if (v == MAP_FAILED) {
+			gmem_uncharge(&p->gm, fd_chunk(p));
 			v = NULL;
 		} else {
 			atomic_fetch_add(&c->bytes, fd_chunk(p));

@@ -1258,6 +1258,36 @@ static void gmem_cache_bound(void)
 }
 
 /*
+ * Old generations live while requests hold them; what they all map is
+ * bounded: past the budget a mapping fails, and works again once the holds
+ * that kept the old mappings end.
+ */
+static void gmem_map_budget(void)
+{
+	struct fd_env *f = fd_env();
+	struct gmem_hold *a, *b;
+	struct gmem_stats st;
+	uint64_t contig;
+
+	gmem_set_map_budget(f->gm, 2 * FD_CHUNK);
+	a = gmem_hold(f->gm);
+	XT_ASSERT(gmem_map(a, FD_RAM_BASE, 1, &contig));
+	XT_ASSERT(gmem_map(a, FD_RAM_BASE + FD_CHUNK, 1, &contig));
+	XT_ASSERT(!gmem_map(a, FD_RAM_BASE + 2 * FD_CHUNK, 1, &contig));
+	gmem_invalidate(f->gm);
+	b = gmem_hold(f->gm);
+	XT_ASSERT(!gmem_map(b, FD_RAM_BASE, 1, &contig));
+	gmem_get_stats(f->gm, &st);
+	XT_EQ(st.mapped_total, 2 * FD_CHUNK);
+	XT_EQ(st.over_budget, 2);
+	gmem_release(a);
+	XT_ASSERT(gmem_map(b, FD_RAM_BASE, 1, &contig));
+	gmem_release(b);
+	gmem_get_stats(f->gm, &st);
+	XT_EQ(st.mapped_total, FD_CHUNK);
+}
+
+/*
  * A descriptor far longer than guest RAM at a valid address is refused
  * before anything is mapped (under Xen, mapping every chunk up to the end of
  * RAM first made the domain's destruction crawl).
@@ -1351,6 +1381,7 @@ static const struct xt_case cases[] = {
 	XT_CASE(vq_indirect_table_at_zero),
 	XT_CASE(gmem_hold_outlives_invalidate),
 	XT_CASE(gmem_cache_bound),
+	XT_CASE(gmem_map_budget),
 	XT_CASE(vq_huge_buffer_maps_nothing),
 };
 

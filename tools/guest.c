@@ -592,9 +592,10 @@ void guest_free(struct guest *g)
 		struct gmem_stats ms;
 
 		gmem_get_stats(g->gm, &ms);
-		log_info("domain %u: guest memory: %llu generation(s) of mappings started by the cache bound, %llu MiB cached at the end",
+		log_info("domain %u: guest memory: %llu generation(s) of mappings started by the cache bound, %llu mapping(s) refused by the budget, %llu MiB cached at the end",
 			 g->domid, (unsigned long long)ms.rotations,
-			 (unsigned long long)(ms.mapped >> 20));
+			 (unsigned long long)ms.over_budget,
+			 (unsigned long long)(ms.mapped_total >> 20));
 	}
 	gmem_destroy(g->gm);
 	xirq_close(g->xirq);

@@ -40,6 +40,8 @@
 #define GROUP_CHUNKS (1u << GROUP_SHIFT)
 /* Cached mappings per generation before a new one is started (gmem.h). */
 #define XGMEM_CACHE_MAX (1ull << 30)
+/* Cached mappings of all generations alive (see gmem.h). */
+#define XGMEM_MAP_BUDGET (8ull << 30)
 
 struct chunk {
 	_Atomic(uint8_t *) ptr;
@@ -195,12 +197,16 @@ static uint8_t *map_chunk(struct xgmem *x, struct xcache *xc, struct bank *b,
 		goto out;
 	}
 	c->pages = ((ram - off) < CHUNK_SIZE ? (ram - off) : CHUNK_SIZE) >> PAGE_SHIFT;
+	/* Over the budget: refused now, not remembered (holds will end). */
+	if (!gmem_charge(&x->gm, (uint64_t)c->pages << PAGE_SHIFT))
+		goto out;
 	errs = c->pages ? calloc(c->pages, sizeof(*errs)) : NULL;
 	if (errs)
 		p = map_pages(x, (b->base + off) >> PAGE_SHIFT, c->pages, errs);
 	if (!p) {
 		log_warn("domain %u: cannot map guest RAM at 0x%" PRIx64 ": %m",
 			 x->domid, b->base + off);
+		gmem_uncharge(&x->gm, (uint64_t)c->pages << PAGE_SHIFT);
 		c->failed = true;
 		free(errs);
 		goto out;
@@ -335,9 +341,11 @@ static void xg_cache_free(struct gmem *gm, void *cache)
 			for (unsigned int j = 0; grp && j < GROUP_CHUNKS; j++) {
 				uint8_t *p = atomic_load(&grp[j].ptr);
 
-				if (p)
-					xenforeignmemory_unmap(x->fm, p, grp[j].pages);
 				free(grp[j].bad);
+				if (!p)
+					continue;
+				xenforeignmemory_unmap(x->fm, p, grp[j].pages);
+				gmem_uncharge(gm, (uint64_t)grp[j].pages << PAGE_SHIFT);
 			}
 			free(grp);
 		}
@@ -418,6 +426,7 @@ struct gmem *xgmem_new(uint32_t domid)
 		goto fail;
 	}
 	gmem_set_cache_max(&x->gm, XGMEM_CACHE_MAX);
+	gmem_set_map_budget(&x->gm, XGMEM_MAP_BUDGET);
 	return &x->gm;
 fail:
 	if (x->fm)
