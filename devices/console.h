@@ -6,11 +6,12 @@
  * its host side: a pty, a unix socket client or a log file).
  *
  * Threads. Everything runs in the device's worker with dev->lock held
- * (guest pointers live in popped elements, which hold their mappings), except create and destroy (no worker), and
- * con_reset() and the emergency write (the transport's thread, dev->lock
- * held). Those two only forget queue state or write to a host fd; the
- * watched fds are added and removed by the worker alone (or by create),
- * whose handlers notice a queue that is no longer live and stop watching.
+ * (guest pointers live in popped elements, which hold their mappings),
+ * except create and destroy (no worker), and con_reset() and the emergency
+ * write (the transport's thread, dev->lock held). Those two only forget
+ * queue state or write to a host fd; the watched fds are added and removed
+ * by the worker alone (or by create), whose handlers notice a queue that is
+ * no longer live and stop watching.
  */
 #ifndef XV_CONSOLE_H
 #define XV_CONSOLE_H
