@@ -5,7 +5,8 @@
 set -euo pipefail
 
 PKGS=(build-essential autoconf automake libtool pkg-config
-      libxen-dev libfdt-dev liburing-dev libyajl-dev linux-libc-dev
+      libxen-dev libfdt-dev liburing-dev libyajl-dev libseccomp-dev
+      linux-libc-dev
       clang libclang-rt-14-dev device-tree-compiler
       curl ca-certificates python3 xz-utils)
 

@@ -35,6 +35,13 @@ tests_test_stress_SOURCES = tests/test_stress.c
 tests_test_stress_CPPFLAGS = $(XV_TEST_CPPFLAGS)
 tests_test_stress_LDADD = $(XV_TEST_LDADD)
 
+# The backend's sandbox (tools/sandbox.c) around the device models.
+XV_TESTS += tests/test_sandbox
+tests_test_sandbox_SOURCES = tests/test_sandbox.c tools/sandbox.c tools/sandbox.h
+tests_test_sandbox_CPPFLAGS = $(XV_TEST_CPPFLAGS) -I$(top_srcdir)/tools
+tests_test_sandbox_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
+tests_test_sandbox_LDADD = $(XV_TEST_LDADD) $(SECCOMP_LIBS)
+
 tests_test_rng_SOURCES = tests/test_rng.c
 tests_test_rng_CPPFLAGS = $(XV_TEST_CPPFLAGS)
 tests_test_rng_LDADD = $(XV_TEST_LDADD)

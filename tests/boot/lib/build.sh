@@ -21,9 +21,10 @@ if [ "$DEBIAN" = 12 ]; then
 else
 	E2FS_DEBS=(e2fsprogs libext2fs2t64 libcom-err2 libblkid1 libuuid1 libc6)
 fi
-DOM0_DEBS=(busybox-static libc6 libgcc-s1 libfdt1 libuuid1 libyajl2 zlib1g liburing2 "${E2FS_DEBS[@]}")
+DOM0_DEBS=(busybox-static libc6 libgcc-s1 libfdt1 libuuid1 libyajl2 zlib1g liburing2 libseccomp2 "${E2FS_DEBS[@]}")
 DOMU_DEBS=(busybox-static "${E2FS_DEBS[@]}")
-SYSROOT_DEBS=(libfdt-dev libfdt1 liburing-dev liburing2 libyajl-dev libyajl2)
+SYSROOT_DEBS=(libfdt-dev libfdt1 liburing-dev liburing2 libyajl-dev libyajl2
+	libseccomp-dev libseccomp2)
 
 # Debian 12's arm64 libraries link against the cross toolchain's own glibc
 # (2.36, the same release). Debian 13's need a newer one (symbols of
@@ -254,7 +255,7 @@ build_sysroot() {
 
 # pkg-config modules configure.ac asks for (libfdt has no .pc in Debian 12).
 SYSROOT_PC_MODULES=(xencontrol xendevicemodel xenforeignmemory xenevtchn xenstore
-	xengnttab xentoolcore liburing)
+	xengnttab xentoolcore liburing libseccomp)
 
 # Debian's .pc files name absolute /usr paths; pkg-config prefixes -I/-L
 # flags with PKG_CONFIG_SYSROOT_DIR, which makes them right. Check that no
