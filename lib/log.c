@@ -39,8 +39,14 @@ int vlog_parse_level(const char *name)
 
 void vlog_use_syslog(const char *ident)
 {
-	openlog(ident, LOG_PID, LOG_DAEMON);
+	/* Connected now: a sandboxed process cannot open the socket later. */
+	openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	log_syslog = 1;
+}
+
+int vlog_fd(void)
+{
+	return log_syslog ? -1 : log_fd;
 }
 
 void vlog_use_fd(int fd)

@@ -24,6 +24,8 @@ int vlog_parse_level(const char *name);
 void vlog_use_syslog(const char *ident);
 /* Send messages to an already open file descriptor (stderr is 2). */
 void vlog_use_fd(int fd);
+/* The fd lines go to, or -1 when they go to syslog. */
+int vlog_fd(void);
 /* Prefix every line with this tag (e.g. "dom5"); NULL clears it. */
 void vlog_set_tag(const char *tag);
 

@@ -91,6 +91,7 @@ static void libxl_restricted(void)
 		"-nodefaults", "-no-user-config", "-xen-attach", "-name", "g12",
 		"-vnc", "none", "-display", "none", "-nographic",
 		"-xen-domid-restrict", "-chroot", "/var/run/xen/qemu-root-12",
+		"-runas", "131084:131072",
 		"--no-xenstore", "--device=rng", "-machine", "xenpv", "-m", "512",
 	};
 	struct xvdm_args a = parse_ok(ARGC(argv), argv);
@@ -103,10 +104,31 @@ static void libxl_restricted(void)
 	XT_ASSERT(a.no_xenstore);
 	XT_EQ(a.n_devices, 1);
 	XT_ASSERT(!strcmp(a.devices[0], "rng"));
-	/* not honoured, so said: one entry each */
-	XT_ASSERT(was_ignored(&a, "-xen-domid-restrict", NULL));
-	XT_ASSERT(was_ignored(&a, "-chroot", "/var/run/xen/qemu-root-12"));
-	XT_EQ(a.n_ignored, 2);
+	/* honoured by the sandbox, so not in the ignored list */
+	XT_ASSERT(a.domid_restrict);
+	XT_ASSERT(!strcmp(a.chroot, "/var/run/xen/qemu-root-12"));
+	XT_ASSERT(!strcmp(a.runas, "131084:131072"));
+	XT_ASSERT(!a.no_sandbox);
+	XT_EQ(a.n_ignored, 0);
+}
+
+/* device_model_args' own --runas wins over libxl's -runas, in any order. */
+static void own_runas_wins(void)
+{
+	char *argv1[] = {
+		"xen-virtio", "-xen-domid", "3", "--runas", "xv", "-runas", "7:7",
+		"--no-sandbox",
+	};
+	char *argv2[] = {
+		"xen-virtio", "-xen-domid", "3", "-runas", "7:7", "--runas=xv",
+	};
+	struct xvdm_args a = parse_ok(ARGC(argv1), argv1);
+
+	XT_ASSERT(!strcmp(a.runas, "xv"));
+	XT_ASSERT(a.no_sandbox);
+	a = parse_ok(ARGC(argv2), argv2);
+	XT_ASSERT(!strcmp(a.runas, "xv"));
+	XT_ASSERT(!a.no_sandbox);
 }
 
 /* Xen 4.20 probes the device model's options before it starts it. */
@@ -182,7 +204,7 @@ static void unknown_options_ignored(void)
 	XT_ASSERT(was_ignored(&a, "-quiet", NULL));
 	XT_ASSERT(was_ignored(&a, "-loud", "stray"));
 	XT_ASSERT(was_ignored(&a, "-", NULL));
-	XT_ASSERT(was_ignored(&a, "-xen-domid-restrict", NULL));
+	XT_ASSERT(a.domid_restrict);
 	XT_EQ(a.domid, 2);
 }
 
@@ -271,6 +293,7 @@ static void own_command_lines(void)
 static const struct xt_case cases[] = {
 	XT_CASE(libxl_417_pvh),
 	XT_CASE(libxl_restricted),
+	XT_CASE(own_runas_wins),
 	XT_CASE(libxl_420_probe),
 	XT_CASE(libxl_420_vfb_channel),
 	XT_CASE(hvm_machine_type),

@@ -21,7 +21,9 @@
 #include "dm.h"
 #include "guest.h"
 #include "log.h"
+#include "monitor.h"
 #include "qmp.h"
+#include "sandbox.h"
 #include "vslot.h"
 #include "xs.h"
 
@@ -37,6 +39,7 @@ struct dm {
 	atomic_bool quit;
 	struct xvqmp_state qmp_state;
 	struct xvqmp_server *qmp;
+	struct guest *g;		/* set before the QMP thread starts */
 	unsigned int n_slots;
 	struct vslot slots[XVDM_MAX_DEVICES];
 	struct vdev *devs[XVDM_MAX_DEVICES];
@@ -83,7 +86,8 @@ static void on_qmp_event(enum xvqmp_event ev, void *opaque)
 			kill(getpid(), SIGTERM);
 		break;
 	case XVQMP_EV_CONT:
-		if (d->xs)
+		/* in the sandbox xenstore is the monitor's; libxl asked already */
+		if (d->xs && !(d->g && guest_contained(d->g)))
 			write_state(d, "running");
 		break;
 	case XVQMP_EV_STOP:
@@ -180,11 +184,42 @@ static void close_nodes(struct dm *d)
 	}
 }
 
+/* The monitor and the server (monitor.h): the link, -1 without a
+ * sandbox, -2 on an error. */
+static int split(struct dm *d, int sfd, struct xvsb_config *sb,
+		 struct xvmon_config *mc)
+{
+	char err[256];
+	int link;
+
+	if (d->a->no_sandbox) {
+		log_warn("no sandbox (--no-sandbox): this process may map any guest's memory");
+		return -1;
+	}
+	if (xvsb_resolve(sb, d->a->runas, d->a->domid, err, sizeof(err))) {
+		log_err("-runas: %s", err);
+		return -2;
+	}
+	if (d->a->chroot &&
+	    snprintf(sb->chroot, sizeof(sb->chroot), "%s", d->a->chroot) >=
+	    (int)sizeof(sb->chroot)) {
+		log_err("-chroot: path too long");
+		return -2;
+	}
+	*mc = (struct xvmon_config){
+		.domid = d->a->domid, .signal_fd = sfd, .close_all = !d->a->no_xenstore,
+	};
+	link = xvmon_split(mc);
+	return link < 0 ? -2 : link;
+}
+
 static int serve(struct dm *d, int sfd)
 {
+	struct xvmon_config mc;
+	struct xvsb_config sb;
 	struct guest_config c;
 	struct guest *g;
-	int rc;
+	int rc, link;
 
 	d->xs = xs_open(0);
 	if (!d->xs) {
@@ -194,14 +229,19 @@ static int serve(struct dm *d, int sfd)
 	d->self = xvxs_self_domid(d->xs);
 	if (make_devices(d) || open_qmp(d))
 		return 1;
+	link = split(d, sfd, &sb, &mc);
+	if (link == -2)
+		return 1;
 	c = (struct guest_config){
 		.domid = d->a->domid, .slots = d->slots, .devs = d->devs,
 		.n_slots = d->n_slots, .use_xenstore = !d->a->no_xenstore,
-		.wait = NODE_WAIT_S,
+		.wait = NODE_WAIT_S, .link = link,
+		.sandbox = link >= 0 ? &sb : NULL,
 	};
 	g = guest_new(&c);
 	if (!g)
 		return 1;
+	d->g = g;
 	if (xvqmp_server_start(d->qmp)) {
 		log_err("cannot start the QMP thread");
 		guest_free(g);
@@ -210,9 +250,13 @@ static int serve(struct dm *d, int sfd)
 	if (!d->a->start_paused)
 		write_state(d, "running");
 	rc = guest_run(g, sfd);
-	guest_free(g);
-	if (!d->a->no_xenstore)
+	/* in the sandbox the monitor closes them */
+	if (!d->a->no_xenstore && !guest_contained(g))
 		close_nodes(d);
+	xvqmp_server_free(d->qmp);	/* its thread reads d->g */
+	d->qmp = NULL;
+	d->g = NULL;
+	guest_free(g);
 	return rc ? 1 : 0;
 }
 

@@ -200,8 +200,13 @@ static int own_option(struct xvdm_args *a, int argc, char *const argv[],
 		a->no_xenstore = true;
 		return 0;
 	}
-	if (!is(opt, n, "--device") && !is(opt, n, "--log-level")) {
-		snprintf(err, errlen, "unknown option '%s' (device_model_args take --device SPEC, --log-level L, --no-xenstore)",
+	if (!eq && is(opt, n, "--no-sandbox")) {
+		a->no_sandbox = true;
+		return 0;
+	}
+	if (!is(opt, n, "--device") && !is(opt, n, "--log-level") &&
+	    !is(opt, n, "--runas")) {
+		snprintf(err, errlen, "unknown option '%s' (device_model_args take --device SPEC, --log-level L, --runas USER, --no-xenstore, --no-sandbox)",
 			 opt);
 		return -EINVAL;
 	}
@@ -214,6 +219,8 @@ static int own_option(struct xvdm_args *a, int argc, char *const argv[],
 	}
 	if (is(opt, n, "--log-level")) {
 		a->log_level = val;
+	} else if (is(opt, n, "--runas")) {
+		a->runas = val;
 	} else if (a->n_devices == XVDM_MAX_DEVICES) {
 		snprintf(err, errlen, "at most %d --device", XVDM_MAX_DEVICES);
 		return -EINVAL;
@@ -240,6 +247,13 @@ static int qemu_option(struct xvdm_args *a, struct chardev *cd,
 			ignore(a, opt, val);
 	} else if (!strcmp(opt, "-S")) {
 		a->start_paused = true;
+	} else if (!strcmp(opt, "-xen-domid-restrict")) {
+		a->domid_restrict = true;
+	} else if (!strcmp(opt, "-runas")) {
+		if (!a->runas)		/* device_model_args' --runas wins */
+			a->runas = val;
+	} else if (!strcmp(opt, "-chroot")) {
+		a->chroot = val;
 	} else if (!strcmp(opt, "-name")) {
 		a->name = val;
 	} else if (!strcmp(opt, "-machine") || !strcmp(opt, "-M")) {

@@ -6,7 +6,9 @@
  * -machine), the QMP sockets (-chardev socket,...,server=on with a -mon
  * chardev=ID,mode=control), -S, and the user's own options from
  * device_model_args*, which are spelled with two dashes as on xen-virtio's
- * command line: --device SPEC (repeatable), --log-level L, --no-xenstore.
+ * command line: --device SPEC (repeatable), --log-level L, --no-xenstore,
+ * --runas USER, --no-sandbox. libxl's -runas and -chroot (dm_restrict=1)
+ * are honoured: the backend's sandbox takes that user and root directory.
  *
  * Other QEMU options are no error: those that ask for nothing xen-virtio
  * lacks (-nodefaults, -vnc none, ...) pass silently, the rest are listed
@@ -44,6 +46,10 @@ struct xvdm_args {
 	const char *devices[XVDM_MAX_DEVICES];
 	const char *log_level;
 	bool no_xenstore;
+	const char *runas;		/* -runas or --runas, or NULL */
+	const char *chroot;		/* -chroot, or NULL */
+	bool domid_restrict;		/* -xen-domid-restrict */
+	bool no_sandbox;		/* --no-sandbox */
 	unsigned int n_ignored;
 	struct xvdm_ignored ignored[XVDM_MAX_IGNORED];
 	unsigned int n_unlisted;	/* ignored beyond XVDM_MAX_IGNORED */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,14 @@
 
 #include <xenctrl.h>
 #include <xenstore.h>
+#include <xentoolcore.h>
 
 #include "devices.h"
 #include "guest.h"
 #include "irq.h"
 #include "log.h"
 #include "mmio.h"
+#include "monitor.h"
 #include "svc_conf.h"
 #include "xengmem.h"
 #include "xenio.h"
@@ -54,8 +57,12 @@ struct guest {
 	bool connect_pending;
 	bool nodes_seen;		/* libxl declared at least one device */
 	bool released;			/* guest memory let go: it shut down */
+	int link;			/* to the monitor, or -1 */
+	struct xvsb_config sandbox;
+	atomic_bool contained;		/* in the sandbox: no xs, no xch */
+	long probe;			/* XV_TEST_PROBE_DOMID, or -1 */
 	struct xvconf *conf;		/* device options per node, or NULL */
-	char name[64];			/* the domain's name, for conf */		/* nodes in InitWait, guest not run yet */
+	char name[64];			/* the domain's name, for conf */
 	unsigned int n_slots;
 	struct slot *slots[VSLOT_MAX];
 };
@@ -337,25 +344,9 @@ static void check_node_states(struct guest *g)
 	}
 }
 
-/*
- * The guest is gone once Xen no longer lists it or it is dying. *ended: it
- * has shut down for good (not suspended): it never runs again.
- */
 static bool domain_alive(struct guest *g, bool *ended)
 {
-	xc_domaininfo_t info;
-	unsigned int reason;
-
-	*ended = false;
-	if (xc_domain_getinfolist(g->xch, g->domid, 1, &info) != 1)
-		return false;
-	/* A new domain under the same id is not ours. */
-	if (info.domain != g->domid || (info.flags & XEN_DOMINF_dying) ||
-	    memcmp(info.handle, g->handle, sizeof(g->handle)))
-		return false;
-	reason = (info.flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
-	*ended = (info.flags & XEN_DOMINF_shutdown) && reason != SHUTDOWN_suspend;
-	return true;
+	return xvmon_domain_alive(g->xch, g->domid, g->handle, ended);
 }
 
 /*
@@ -370,13 +361,100 @@ static bool guest_has_run(struct guest *g)
 	return st.reads || st.writes || st.invalidates || st.errors;
 }
 
+/* What the sandbox keeps this server's handles from doing (tests only). */
+static void probe_other(struct guest *g, const char *when)
+{
+	int map_err, ioreq_err;
+
+	if (g->probe < 0)
+		return;
+	xenio_probe(g->io, g->probe, &map_err, &ioreq_err);
+	log_info("probe %s: domain %ld: map: %s, ioreq server: %s", when,
+		 g->probe, map_err ? strerror(map_err) : "allowed",
+		 ioreq_err ? strerror(ioreq_err) : "allowed");
+}
+
+static void on_link(int fd, uint32_t events, void *opaque);
+
+/* Hand xenstore to the monitor, let go of every other domain, sandbox. */
+static int contain(struct guest *g)
+{
+	char err[256];
+
+	mark_connected(g);
+	for (unsigned int i = 0; i < g->n_slots; i++)
+		if (g->slots[i]->node[0] && !g->slots[i]->closed &&
+		    xvmon_send(g->link, XVMON_NODE, i, g->slots[i]->node))
+			return -1;
+	vloop_del_fd(g->loop, xs_fileno(g->xs));
+	xs_close(g->xs);
+	g->xs = NULL;
+	xc_interface_close(g->xch);
+	g->xch = NULL;
+	xgmem_seal(g->gm);
+	probe_other(g, "before the sandbox");
+	if (xentoolcore_restrict_all(g->domid)) {
+		log_err("domain %u: cannot restrict the Xen handles to the guest: %m",
+			g->domid);
+		return -1;
+	}
+	if (xvsb_enter(&g->sandbox, err, sizeof(err))) {
+		log_err("domain %u: %s", g->domid, err);
+		return -1;
+	}
+	if (vloop_add_fd(g->loop, g->link, EPOLLIN, on_link, g) ||
+	    xvmon_send(g->link, XVMON_CONTAINED, XVMON_ALL, NULL))
+		return -1;
+	atomic_store(&g->contained, true);
+	log_info("domain %u: serving from a sandbox: uid %u, Xen handles restricted to the guest, system call filter on",
+		 g->domid, (unsigned int)getuid());
+	probe_other(g, "in the sandbox");
+	return 0;
+}
+
 static void on_ioreq(int fd, uint32_t events, void *opaque)
 {
 	struct guest *g = opaque;
 
+	if (g->link >= 0 && !atomic_load(&g->contained) && xenio_pending(g->io) &&
+	    contain(g)) {
+		/* Never serve the guest from outside the sandbox. */
+		log_err("domain %u: stopping: the sandbox could not be entered",
+			g->domid);
+		vloop_stop(g->loop);
+		return;
+	}
 	xenio_dispatch(g->io);
 	if (g->connect_pending && guest_has_run(g))
 		mark_connected(g);
+}
+
+/* The monitor's requests (monitor.h). */
+static void on_link(int fd, uint32_t events, void *opaque)
+{
+	struct guest *g = opaque;
+	struct xvmon_msg m;
+	int rc;
+
+	while ((rc = xvmon_recv(fd, &m)) == 1) {
+		struct slot *s = m.slot < g->n_slots ? g->slots[m.slot] : NULL;
+
+		if (m.type == XVMON_STOP) {
+			log_info("domain %u is gone", g->domid);
+			vloop_stop(g->loop);
+		} else if (m.type == XVMON_RELEASE && (s || m.slot == XVMON_ALL)) {
+			if (!s)
+				g->released = true;
+			release_memory(g, s, s ? s->node : "shut down");
+			if (s)
+				s->closed = true;
+			xvmon_send(fd, XVMON_RELEASED, m.slot, NULL);
+		}
+	}
+	if (rc != -2) {
+		log_err("domain %u: the monitor is gone: stopping", g->domid);
+		vloop_stop(g->loop);
+	}
 }
 
 static void on_xenstore(int fd, uint32_t events, void *opaque)
@@ -510,6 +588,12 @@ struct guest *guest_new(const struct guest_config *c)
 	if (!g)
 		return NULL;
 	g->domid = c->domid;
+	g->link = c->link;
+	g->probe = -1;
+	if (c->sandbox)
+		g->sandbox = *c->sandbox;
+	if (getenv("XV_TEST_PROBE_DOMID"))
+		g->probe = strtol(getenv("XV_TEST_PROBE_DOMID"), NULL, 0);
 	vdev_register_builtin();
 	if (c->config) {
 		g->conf = xvconf_load(c->config, err, sizeof(err));
@@ -567,8 +651,14 @@ int guest_run(struct guest *g, int signal_fd)
 	}
 	log_info("domain %u: serving %u device(s)", g->domid, g->n_slots);
 	rc = vloop_run(g->loop);
-	check_node_states(g);
+	if (!atomic_load(&g->contained))
+		check_node_states(g);
 	return rc;
+}
+
+bool guest_contained(const struct guest *g)
+{
+	return atomic_load(&g->contained);
 }
 
 void guest_free(struct guest *g)
@@ -603,6 +693,8 @@ void guest_free(struct guest *g)
 		xs_close(g->xs);
 	if (g->xch)
 		xc_interface_close(g->xch);
+	if (g->link >= 0)
+		close(g->link);
 	vloop_free(g->loop);
 	xvconf_free(g->conf);
 	free(g);

@@ -2,12 +2,13 @@ if XEN
 bin_PROGRAMS += tools/xen-virtio
 systemdsystemunit_DATA = systemd/xen-virtio.service
 tools_xen_virtio_SOURCES = tools/xen-virtio.c tools/guest.c tools/guest.h \
-	tools/service.c tools/service.h tools/svc_conf.c tools/svc_conf.h
+	tools/service.c tools/service.h tools/svc_conf.c tools/svc_conf.h \
+	tools/monitor.c tools/monitor.h tools/sandbox.c tools/sandbox.h
 tools_xen_virtio_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/lib/xen \
 	-DXV_SERVICE_CONF='"$(sysconfdir)/xen-virtio.conf"'
-tools_xen_virtio_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
+tools_xen_virtio_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS) $(SECCOMP_CFLAGS)
 tools_xen_virtio_LDADD = lib/libxenvirtio.la devices/libxvdevices.la \
-	$(XEN_LIBS) $(URING_LIBS)
+	$(XEN_LIBS) $(URING_LIBS) $(SECCOMP_LIBS)
 # Started by libxl in place of QEMU (device_model_override): needs libyajl.
 tools_xen_virtio_SOURCES += tools/dm.h tools/dm_args.c tools/dm_args.h
 if HAVE_YAJL

@@ -20,6 +20,8 @@
 #include "dm.h"
 #include "guest.h"
 #include "log.h"
+#include "monitor.h"
+#include "sandbox.h"
 #include "service.h"
 #include "svc_conf.h"
 #include "xs.h"
@@ -31,8 +33,10 @@ struct options {
 	int use_xenstore;
 	int service;
 	const char *config;
+	const char *runas;
+	int no_sandbox;
 	const char *argv0;
-	char *child_args[12];		/* what --service passes on */
+	char *child_args[16];		/* what --service passes on */
 	unsigned int n_child_args;
 	unsigned int n_slots;
 	struct vslot slots[VSLOT_MAX];
@@ -55,6 +59,9 @@ static void usage(FILE *f)
 "  -w, --wait SECONDS    how long --domain waits for the domain, and without\n"
 "                        --device for its first virtio node (default 30)\n"
 "      --no-xenstore     ignore libxl's virtio backend nodes\n"
+"      --runas USER      the sandbox's user: USER, UID:GID, base:UID (UID +\n"
+"                        domid) or root; default base:" XVSB_STR(XVSB_DEFAULT_UID_BASE) "\n"
+"      --no-sandbox      serve from one unrestricted process (debugging)\n"
 "  -c, --config FILE     device options for libxl's backend nodes, one rule\n"
 "                        a line: GUEST NODE SPEC (see the manual page)\n"
 "      --service         serve every guest libxl creates with virtio nodes,\n"
@@ -193,6 +200,12 @@ static int child_args(struct options *o, const char *level, const char *file,
 		a[n++] = "--config";
 		a[n++] = (char *)o->config;
 	}
+	if (o->runas) {
+		a[n++] = "--runas";
+		a[n++] = (char *)o->runas;
+	}
+	if (o->no_sandbox)
+		a[n++] = "--no-sandbox";
 	if (level) {
 		a[n++] = "--log-level";
 		a[n++] = (char *)level;
@@ -217,6 +230,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "no-xenstore", no_argument, NULL, 'X' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "service", no_argument, NULL, 's' },
+		{ "runas", required_argument, NULL, 'R' },
+		{ "no-sandbox", no_argument, NULL, 'U' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log-file", required_argument, NULL, 'F' },
 		{ "syslog", no_argument, NULL, 'S' },
@@ -263,6 +278,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 's':
 			o->service = 1;
+			break;
+		case 'R':
+			o->runas = optarg;
+			break;
+		case 'U':
+			o->no_sandbox = 1;
 			break;
 		case 'l':
 			level = optarg;
@@ -351,13 +372,39 @@ static int block_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/*
+ * From here on two processes (monitor.h): this one stays privileged, the
+ * one that returns serves the guest. The link, or -1 without a sandbox.
+ */
+static int split(struct options *o, uint32_t domid, int sfd,
+		 struct xvsb_config *sb, struct xvmon_config *mc)
+{
+	char err[256];
+	int link;
+
+	if (o->no_sandbox) {
+		log_warn("domain %u: no sandbox: this process may map any guest's memory",
+			 domid);
+		return -1;
+	}
+	if (xvsb_resolve(sb, o->runas, domid, err, sizeof(err))) {
+		log_err("--runas: %s", err);
+		return -2;
+	}
+	*mc = (struct xvmon_config){ .domid = domid, .signal_fd = sfd };
+	link = xvmon_split(mc);
+	return link < 0 ? -2 : link;
+}
+
 static int serve(struct options *o)
 {
+	struct xvmon_config mc;
+	struct xvsb_config sb;
 	struct guest_config c;
 	struct guest *g;
 	char tag[16];
 	uint32_t domid;
-	int sfd, rc;
+	int sfd, rc, link;
 
 	sfd = block_signals();
 	if (sfd < 0) {
@@ -386,11 +433,15 @@ static int serve(struct options *o)
 	/* Lines of several guests' backends may share one log (service mode). */
 	snprintf(tag, sizeof(tag), "dom%u", domid);
 	vlog_set_tag(tag);
+	link = split(o, domid, sfd, &sb, &mc);
+	if (link == -2)
+		return 1;
 	c = (struct guest_config){
 		.domid = domid, .slots = o->slots, .devs = o->devs,
 		.n_slots = o->n_slots,
 		.use_xenstore = o->use_xenstore, .wait = o->wait,
-		.config = o->config,
+		.config = o->config, .link = link,
+		.sandbox = link >= 0 ? &sb : NULL,
 	};
 	g = guest_new(&c);
 	if (!g)

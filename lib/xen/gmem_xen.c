@@ -140,6 +140,8 @@ static uint64_t bank_ram_now(struct xgmem *x, const struct bank *b)
 	xc_domaininfo_t info;
 	unsigned int n;
 
+	if (!x->xch)			/* sealed: the size is known for good */
+		return atomic_load(&b->ram);
 	if (xc_domain_getinfolist(x->xch, x->domid, 1, &info) != 1 ||
 	    info.domain != x->domid)
 		return 0;
@@ -366,6 +368,7 @@ static bool xg_range_ok(struct gmem *gm, uint64_t gpa, uint64_t len)
 	struct xgmem *x = to_x(gm);
 	struct bank *b = find_bank(x, gpa);
 	uint64_t end;
+	bool ok;
 
 	if (!b || len > b->size - (gpa - b->base))
 		return false;
@@ -373,7 +376,10 @@ static bool xg_range_ok(struct gmem *gm, uint64_t gpa, uint64_t len)
 	if (end <= atomic_load(&b->ram))
 		return true;
 	/* The guest may have grown since: ask Xen once more. */
-	return end <= bank_ram_now(x, b);
+	pthread_mutex_lock(&x->map_lock);
+	ok = end <= bank_ram_now(x, b);
+	pthread_mutex_unlock(&x->map_lock);
+	return ok;
 }
 
 static void xg_destroy(struct gmem *gm)
@@ -381,7 +387,8 @@ static void xg_destroy(struct gmem *gm)
 	struct xgmem *x = to_x(gm);
 
 	xenforeignmemory_close(x->fm);
-	xc_interface_close(x->xch);
+	if (x->xch)
+		xc_interface_close(x->xch);
 	pthread_mutex_destroy(&x->map_lock);
 	free(x);
 }
@@ -396,6 +403,19 @@ static const struct gmem_ops xg_ops = {
 	.unpin = xg_unpin,
 	.destroy = xg_destroy,
 };
+
+void xgmem_seal(struct gmem *gm)
+{
+	struct xgmem *x = to_x(gm);
+
+	pthread_mutex_lock(&x->map_lock);
+	for (unsigned int i = 0; i < x->n_banks; i++)
+		bank_ram_now(x, &x->banks[i]);
+	if (x->xch)
+		xc_interface_close(x->xch);
+	x->xch = NULL;
+	pthread_mutex_unlock(&x->map_lock);
+}
 
 struct gmem *xgmem_new(uint32_t domid)
 {

@@ -279,6 +279,34 @@ static void serve_vcpu(struct xenio *x, unsigned int v)
 	xenevtchn_notify(x->xce, x->ports[v]);
 }
 
+bool xenio_pending(const struct xenio *x)
+{
+	for (unsigned int v = 0; v < x->nr_vcpus; v++)
+		if (((volatile ioreq_t *)&x->page->vcpu_ioreq[v])->state ==
+		    STATE_IOREQ_READY)
+			return true;
+	return x->buf_page &&
+	       ((volatile buffered_iopage_t *)x->buf_page)->read_pointer !=
+	       ((volatile buffered_iopage_t *)x->buf_page)->write_pointer;
+}
+
+void xenio_probe(struct xenio *x, uint32_t other, int *map_err, int *ioreq_err)
+{
+	xen_pfn_t pfn = 0;
+	ioservid_t id;
+	void *p;
+
+	p = xenforeignmemory_map(x->fm, other, PROT_READ, 1, &pfn, NULL);
+	*map_err = p ? 0 : errno;
+	if (p)
+		xenforeignmemory_unmap(x->fm, p, 1);
+	*ioreq_err = 0;
+	if (xendevicemodel_create_ioreq_server(x->dm, other, 0, &id))
+		*ioreq_err = errno;
+	else
+		xendevicemodel_destroy_ioreq_server(x->dm, other, id);
+}
+
 void xenio_dispatch(struct xenio *x)
 {
 	xenevtchn_port_or_error_t port;

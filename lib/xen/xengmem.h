@@ -31,5 +31,12 @@ unsigned int xgmem_guest_banks(uint64_t mem_bytes,
 			       struct xgmem_bank banks[XGMEM_MAX_BANKS]);
 /* NULL with errno set on failure. */
 struct gmem *xgmem_new(uint32_t domid);
+/*
+ * Stop asking Xen for the domain's size and close the control interface
+ * (a process restricted to its guest has none): the RAM seen now is the
+ * guest's RAM from then on. An Arm guest's RAM banks are fixed in its
+ * device tree at build time, so nothing is lost once it runs.
+ */
+void xgmem_seal(struct gmem *gm);
 
 #endif

@@ -12,6 +12,7 @@
 #ifndef XV_XENIO_H
 #define XV_XENIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,14 @@ int xenio_enable(struct xenio *x, char *err, size_t errlen);
 int xenio_fd(const struct xenio *x);
 /* Serve every pending request. */
 void xenio_dispatch(struct xenio *x);
+/* Whether a request waits (a look at the slots; nothing is consumed). */
+bool xenio_pending(const struct xenio *x);
+/*
+ * For tests of a sandbox: what this server's handles may do to domain
+ * `other`: map its first page, create an ioreq server for it (both undone
+ * at once). The errno of each, 0 where it worked.
+ */
+void xenio_probe(struct xenio *x, uint32_t other, int *map_err, int *ioreq_err);
 /* Disable and destroy the server, release ports and mappings. */
 void xenio_close(struct xenio *x);
 

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The monitor of a guest's backend (see monitor.h).
+ */
+#define __XEN_TOOLS__ 1
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <xenctrl.h>
+#include <xenstore.h>
+
+#include "log.h"
+#include "monitor.h"
+#include "vslot.h"
+#include "xs.h"
+
+struct mon_node {
+	uint32_t slot;
+	char path[XVMON_NODE_LEN];
+	bool releasing;			/* asked the server, no answer yet */
+	bool closed;
+};
+
+struct mon {
+	const struct xvmon_config *c;
+	pid_t server;
+	int link;
+	bool contained;
+	bool released;			/* RELEASE of everything sent */
+	unsigned long bad;		/* messages not understood */
+	xc_interface *xch;
+	xen_domain_handle_t handle;
+	struct xs_handle *xs;
+	unsigned int n;
+	struct mon_node nodes[VSLOT_MAX];
+};
+
+int xvmon_send(int fd, uint32_t type, uint32_t slot, const char *node)
+{
+	struct xvmon_msg m = { .type = type, .slot = slot };
+
+	if (node)
+		snprintf(m.node, sizeof(m.node), "%s", node);
+	return send(fd, &m, sizeof(m), MSG_NOSIGNAL) == sizeof(m) ? 0 : -1;
+}
+
+int xvmon_recv(int fd, struct xvmon_msg *m)
+{
+	ssize_t n = recv(fd, m, sizeof(*m), MSG_DONTWAIT);
+
+	if (n == 0)
+		return 0;
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? -2 : -1;
+	if (n != sizeof(*m))
+		return -1;
+	m->node[sizeof(m->node) - 1] = '\0';
+	return 1;
+}
+
+/* ---- the monitor -------------------------------------------------------- */
+
+/* Nothing of the server's (devices, sockets, Xen handles) stays open here. */
+static void close_other_fds(const int *keep, unsigned int n_keep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		bool kept = fd <= 2 || fd == dirfd(d) || e->d_name[0] == '.';
+
+		for (unsigned int i = 0; i < n_keep; i++)
+			kept = kept || fd == keep[i];
+		if (!kept)
+			close(fd);
+	}
+	closedir(d);
+}
+
+static struct mon_node *find_node(struct mon *m, uint32_t slot)
+{
+	for (unsigned int i = 0; i < m->n; i++)
+		if (m->nodes[i].slot == slot)
+			return &m->nodes[i];
+	return NULL;
+}
+
+static void check_domain(struct mon *m)
+{
+	bool ended;
+
+	if (!xvmon_domain_alive(m->xch, m->c->domid, m->handle, &ended)) {
+		log_info("domain %u is gone", m->c->domid);
+		xvmon_send(m->link, XVMON_STOP, XVMON_ALL, NULL);
+	} else if (ended && !m->released) {
+		m->released = true;
+		xvmon_send(m->link, XVMON_RELEASE, XVMON_ALL, NULL);
+	}
+}
+
+/* libxl closes a node: the server lets the slot's memory go, then Closed. */
+static void check_nodes(struct mon *m)
+{
+	for (unsigned int i = 0; i < m->n; i++) {
+		struct mon_node *nd = &m->nodes[i];
+		int st;
+
+		if (nd->closed || nd->releasing)
+			continue;
+		st = xvxs_state(m->xs, nd->path);
+		if (st == XVXS_STATE_CLOSING) {
+			nd->releasing = true;
+			xvmon_send(m->link, XVMON_RELEASE, nd->slot, NULL);
+		} else if (st < 0) {
+			nd->closed = true;
+		}
+	}
+}
+
+static void set_closed(struct mon *m, struct mon_node *nd)
+{
+	nd->closed = true;
+	if (!xvxs_set_state(m->xs, nd->path, XVXS_STATE_CLOSED))
+		log_info("%s: closed", nd->path);
+}
+
+static int take_over(struct mon *m)
+{
+	m->xs = xs_open(0);
+	if (!m->xs || !xs_watch(m->xs, "@releaseDomain", "release")) {
+		log_err("monitor: cannot watch xenstore: %m");
+		return -1;
+	}
+	for (unsigned int i = 0; i < m->n; i++)
+		if (!xs_watch(m->xs, m->nodes[i].path, "node"))
+			log_err("monitor: cannot watch %s: %m", m->nodes[i].path);
+	m->contained = true;
+	check_nodes(m);
+	check_domain(m);
+	return 0;
+}
+
+static void on_message(struct mon *m, const struct xvmon_msg *msg)
+{
+	struct mon_node *nd;
+
+	switch (msg->type) {
+	case XVMON_NODE:
+		if (m->contained || m->n == VSLOT_MAX || find_node(m, msg->slot) ||
+		    strncmp(msg->node, "/local/domain/", 14))
+			break;
+		m->nodes[m->n].slot = msg->slot;
+		snprintf(m->nodes[m->n].path, XVMON_NODE_LEN, "%s", msg->node);
+		m->n++;
+		return;
+	case XVMON_CONTAINED:
+		if (m->contained || take_over(m))
+			break;
+		return;
+	case XVMON_RELEASED:
+		nd = find_node(m, msg->slot);
+		if (msg->slot == XVMON_ALL)
+			return;
+		if (!nd || !nd->releasing || nd->closed)
+			break;
+		set_closed(m, nd);
+		return;
+	}
+	if (!m->bad++)
+		log_warn("monitor: the server sent an unexpected message (type %u)",
+			 msg->type);
+}
+
+static void on_xenstore(struct mon *m)
+{
+	unsigned int n;
+	char **w = xs_read_watch(m->xs, &n);
+	bool release = w && !strcmp(w[XS_WATCH_TOKEN], "release");
+
+	free(w);
+	if (release)
+		check_domain(m);
+	else
+		check_nodes(m);
+}
+
+static void on_signal(struct mon *m)
+{
+	struct signalfd_siginfo si;
+
+	if (read(m->c->signal_fd, &si, sizeof(si)) == sizeof(si))
+		log_info("signal %u: stopping the server", si.ssi_signo);
+	kill(m->server, SIGTERM);
+}
+
+/* What the server left open for libxl to close. */
+static void finish(struct mon *m, bool clean)
+{
+	for (unsigned int i = 0; i < m->n; i++) {
+		struct mon_node *nd = &m->nodes[i];
+
+		if (nd->closed)
+			continue;
+		if (m->c->close_all || !clean ||
+		    xvxs_state(m->xs, nd->path) == XVXS_STATE_CLOSING)
+			set_closed(m, nd);
+	}
+}
+
+static int server_status(struct mon *m)
+{
+	int st;
+
+	while (waitpid(m->server, &st, 0) < 0)
+		if (errno != EINTR)
+			return 1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WTERMSIG(st) == SIGSYS)
+		log_err("the server was killed by its system call filter (SIGSYS): a system call it needs is missing from the list in sandbox.c");
+	else
+		log_err("the server was killed by signal %d", WTERMSIG(st));
+	return 1;
+}
+
+static void run(struct mon *m)
+{
+	for (;;) {
+		struct pollfd p[3] = {
+			{ .fd = m->link, .events = POLLIN },
+			{ .fd = m->c->signal_fd, .events = POLLIN },
+			{ .fd = m->xs ? xs_fileno(m->xs) : -1, .events = POLLIN },
+		};
+		struct xvmon_msg msg;
+		int rc;
+
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (p[1].revents)
+			on_signal(m);
+		if (p[2].revents)
+			on_xenstore(m);
+		if (!p[0].revents)
+			continue;
+		while ((rc = xvmon_recv(m->link, &msg)) == 1)
+			on_message(m, &msg);
+		if (rc != -2)
+			return;		/* the server is gone */
+	}
+}
+
+static void monitor_main(struct mon *m)
+{
+	int keep[] = { m->link, m->c->signal_fd, vlog_fd() };
+	int status;
+
+	if (vlog_fd() < 0)
+		closelog();		/* reopened when next needed */
+	close_other_fds(keep, 3);
+	m->xch = xc_interface_open(NULL, NULL, 0);
+	if (m->xch) {
+		xc_domaininfo_t info;
+
+		if (xc_domain_getinfolist(m->xch, m->c->domid, 1, &info) == 1 &&
+		    info.domain == m->c->domid)
+			memcpy(m->handle, info.handle, sizeof(m->handle));
+	} else {
+		log_err("monitor: cannot open the Xen control interface: %m");
+	}
+	run(m);
+	status = server_status(m);
+	if (m->contained)
+		finish(m, status == 0);
+	if (m->xs)
+		xs_close(m->xs);
+	if (m->xch)
+		xc_interface_close(m->xch);
+	exit(status);
+}
+
+int xvmon_split(const struct xvmon_config *c)
+{
+	static struct mon m;
+	pid_t parent = getpid();
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		log_err("cannot make the monitor's link: %m");
+		return -1;
+	}
+	m = (struct mon){ .c = c, .link = sv[0] };
+	m.server = fork();
+	if (m.server < 0) {
+		log_err("cannot fork the server: %m");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (m.server) {
+		close(sv[1]);
+		monitor_main(&m);
+	}
+	close(sv[0]);
+	/* Without its monitor the server could not answer libxl: it ends. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(1);
+	return sv[1];
+}
+
+bool xvmon_domain_alive(xc_interface *xch, uint32_t domid,
+			const xen_domain_handle_t handle, bool *ended)
+{
+	xc_domaininfo_t info;
+	unsigned int reason;
+
+	*ended = false;
+	if (!xch || xc_domain_getinfolist(xch, domid, 1, &info) != 1)
+		return false;
+	/* A new domain under the same id is not ours. */
+	if (info.domain != domid || (info.flags & XEN_DOMINF_dying) ||
+	    memcmp(info.handle, handle, sizeof(xen_domain_handle_t)))
+		return false;
+	reason = (info.flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
+	*ended = (info.flags & XEN_DOMINF_shutdown) && reason != SHUTDOWN_suspend;
+	return true;
+}
