@@ -61,9 +61,19 @@ EXTRA_DIST += tests/README.md tests/run-tests.sh tests/run-all.sh \
 # Seconds each case may take before it counts as hung.
 XV_TEST_TIMEOUT = 120
 
-check-local: $(XV_TESTS) $(XV_FUZZ_DRIVERS) $(XV_FUZZ_LIBFUZZER)
+# Shell tests (run-tests.sh --script "SCRIPT ARG...").
+XV_SCRIPT_ARGS =
+XV_SCRIPT_DEPS =
+if XEN
+XV_SCRIPT_ARGS += --script "$(top_srcdir)/tests/test-systemd-unit.sh systemd/xen-virtio.service $(abs_builddir)/tools/xen-virtio"
+XV_SCRIPT_DEPS += systemd/xen-virtio.service tools/xen-virtio
+endif
+EXTRA_DIST += tests/test-systemd-unit.sh
+
+check-local: $(XV_TESTS) $(XV_FUZZ_DRIVERS) $(XV_FUZZ_LIBFUZZER) $(XV_SCRIPT_DEPS)
 	@$(SHELL) $(top_srcdir)/tests/run-tests.sh \
 		--timeout $(XV_TEST_TIMEOUT) \
+		$(XV_SCRIPT_ARGS) \
 		--fuzz-runs $(XV_FUZZ_RUNS) \
 		--fuzz-corpus $(top_srcdir)/tests/fuzz/corpus \
 		--fuzz-drivers "$(XV_FUZZ_DRIVERS)" \

@@ -4,11 +4,12 @@
 #
 # run-tests.sh [--timeout S] [--fuzz-runs N] [--fuzz-corpus DIR]
 #              [--fuzz-drivers "PROG..."] [--libfuzzers "PROG..."]
-#              TEST-PROGRAM...
+#              [--script "SCRIPT ARG..."]... TEST-PROGRAM...
 #
 # A test program prints "PASS name" / "FAIL name: why" / "SKIP name: why"
 # lines (tests/xtest.h); one that exits non-zero without a FAIL line counts
-# as one failure of its own. A fuzz harness fuzz_NAME takes its seed inputs
+# as one failure of its own; a --script is a shell script (run with its
+# arguments) that prints the same lines. A fuzz harness fuzz_NAME takes its seed inputs
 # from DIR/NAME: the plain driver (fuzz_NAME_driver) runs them and N inputs
 # made from them and from scratch; a libFuzzer harness runs them, then
 # fuzzes with -runs=N.
@@ -19,6 +20,9 @@ runs=2000
 corpus=
 drivers=
 libfuzzers=
+scripts=
+nl='
+'
 while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) timeout=$2; shift 2 ;;
@@ -26,6 +30,7 @@ while [ $# -gt 0 ]; do
 	--fuzz-corpus) corpus=$2; shift 2 ;;
 	--fuzz-drivers) drivers=$2; shift 2 ;;
 	--libfuzzers) libfuzzers=$2; shift 2 ;;
+	--script) scripts="$scripts$2$nl"; shift 2 ;;
 	--) shift; break ;;
 	-*) echo "run-tests.sh: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
@@ -63,6 +68,18 @@ for t in "$@"; do
 	cat "$out"
 	tally "$t" "$rc"
 done
+
+printf '%s' "$scripts" | while IFS= read -r s; do
+	[ -n "$s" ] && echo "$s"
+done >"$out.scripts"
+while IFS= read -r s; do
+	# shellcheck disable=SC2086
+	sh $s >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	tally "${s%% *}" "$rc"
+done <"$out.scripts"
+rm -f "$out.scripts"
 
 # The seed directory of a harness, if there is one.
 seeds() {
