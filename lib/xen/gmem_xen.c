@@ -134,7 +134,7 @@ static void *map_pages(struct xgmem *x, uint64_t first_pfn, uint64_t n, int *err
 }
 
 /* Bytes of RAM the domain has in bank b now, from its max_pages. */
-static uint64_t bank_ram_now(struct xgmem *x, const struct bank *b)
+static uint64_t bank_ram_now(struct xgmem *x, struct bank *b)
 {
 	struct xgmem_bank now[XGMEM_MAX_BANKS];
 	xc_domaininfo_t info;
