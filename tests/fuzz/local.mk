@@ -71,6 +71,20 @@ XV_FUZZ_IOREQ_SRC = $(srcdir)/tests/fuzz/fuzz_ioreq.c \
 	$(srcdir)/lib/log.c $(srcdir)/lib/gmem.c $(srcdir)/lib/gmem_plain.c \
 	$(srcdir)/lib/xen/ioreq_handle.c
 
+# The Xen guest-memory backend against a simulated hypervisor
+# (tests/fuzz/xen_fake.c): compiled in directly, without libxen*.
+if XEN
+XV_FUZZ_DRIVERS += tests/fuzz/fuzz_xgmem_driver
+tests_fuzz_fuzz_xgmem_driver_SOURCES = tests/fuzz/driver.c tests/fuzz/fuzz_xgmem.c \
+	tests/fuzz/xen_fake.c tests/fuzz/xen_fake.h \
+	lib/xen/gmem_xen.c lib/gmem.c lib/log.c
+tests_fuzz_fuzz_xgmem_driver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/lib/xen
+tests_fuzz_fuzz_xgmem_driver_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
+endif
+XV_FUZZ_XGMEM_SRC = $(srcdir)/tests/fuzz/fuzz_xgmem.c \
+	$(srcdir)/tests/fuzz/xen_fake.c $(srcdir)/lib/log.c $(srcdir)/lib/gmem.c \
+	$(srcdir)/lib/xen/gmem_xen.c
+
 # The QMP input of the device-model mode (tools/qmp_proto.c), with libyajl.
 if HAVE_YAJL
 XV_FUZZ_DRIVERS += tests/fuzz/fuzz_qmp_driver
@@ -87,7 +101,7 @@ if HAVE_LIBFUZZER
 XV_FUZZ_LIBFUZZER = tests/fuzz/fuzz_virtq tests/fuzz/fuzz_mmio \
 	tests/fuzz/fuzz_console tests/fuzz/fuzz_blk_req
 if XEN
-XV_FUZZ_LIBFUZZER += tests/fuzz/fuzz_ioreq
+XV_FUZZ_LIBFUZZER += tests/fuzz/fuzz_ioreq tests/fuzz/fuzz_xgmem
 endif
 if HAVE_YAJL
 XV_FUZZ_LIBFUZZER += tests/fuzz/fuzz_qmp
@@ -102,6 +116,12 @@ tests/fuzz/fuzz_qmp: $(XV_FUZZ_QMP_SRC) $(srcdir)/tools/qmp_proto.h
 tests/fuzz/fuzz_ioreq: $(XV_FUZZ_IOREQ_SRC) $(XV_FUZZ_HDRS) $(srcdir)/lib/xen/ioreq_handle.h
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CCLD)$(FUZZ_CC) $(XV_FUZZ_CFLAGS) -I$(top_srcdir)/lib/xen -o $@ $(XV_FUZZ_IOREQ_SRC)
+
+tests/fuzz/fuzz_xgmem: $(XV_FUZZ_XGMEM_SRC) $(XV_FUZZ_HDRS) \
+		$(srcdir)/lib/xen/xengmem.h $(srcdir)/tests/fuzz/xen_fake.h
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(FUZZ_CC) $(XV_FUZZ_CFLAGS) -I$(top_srcdir)/lib/xen $(XEN_CFLAGS) \
+		-o $@ $(XV_FUZZ_XGMEM_SRC)
 
 tests/fuzz/fuzz_virtq: $(XV_FUZZ_VIRTQ_SRC) $(XV_FUZZ_HDRS)
 	@$(MKDIR_P) tests/fuzz
