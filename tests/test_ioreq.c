@@ -280,6 +280,42 @@ static void buffered_inconsistent_pointers(void)
 	free(bp);
 }
 
+/* A vCPU's slot: a READY request is served once and answered; INVALIDATE
+ * starts a new generation while a hold keeps the old one. */
+static void slot_served_once(void)
+{
+	struct env *e = env_new();
+	ioreq_t slot[3] = {
+		req(WIN_BASE + 8, 4, IOREQ_READ, 0),
+		req(WIN_BASE + 8, 4, IOREQ_WRITE, 0x1234),
+		{ .type = IOREQ_TYPE_INVALIDATE },
+	};
+	struct gmem_hold *h = gmem_hold(e->gm);
+	struct gmem_stats gs0, gs;
+
+	gmem_get_stats(e->gm, &gs0);
+	memcpy(e->regs.mem + 8, "\x78\x56\x34\x12", 4);
+	slot[0].state = STATE_IOREQ_READY;
+	slot[1].state = STATE_IOREQ_INPROCESS;	/* not one to serve */
+	slot[2].state = STATE_IOREQ_READY;
+	XT_ASSERT(xenio_serve_slot(&e->ws, e->gm, &slot[0], &e->st));
+	XT_EQ(slot[0].state, STATE_IORESP_READY);
+	XT_EQ(slot[0].data, 0x12345678);
+	XT_ASSERT(!xenio_serve_slot(&e->ws, e->gm, &slot[0], &e->st));
+	XT_ASSERT(!xenio_serve_slot(&e->ws, e->gm, &slot[1], &e->st));
+	XT_EQ(slot[1].state, STATE_IOREQ_INPROCESS);
+	XT_EQ(e->regs.writes, 0);
+	XT_ASSERT(xenio_serve_slot(&e->ws, e->gm, &slot[2], &e->st));
+	XT_EQ(slot[2].state, STATE_IORESP_READY);
+	XT_EQ(e->st.invalidates, 1);
+	gmem_get_stats(e->gm, &gs);
+	gmem_release(h);
+	XT_EQ(gs.invalidations, gs0.invalidations + 1);
+	XT_EQ(gs.generations, 2);
+	gmem_get_stats(e->gm, &gs);
+	XT_EQ(gs.generations, 1);
+}
+
 static const struct xt_case cases[] = {
 	XT_CASE(ioreq_read_write_sizes),
 	XT_CASE(ioreq_bad_size_refused),
@@ -293,6 +329,7 @@ static const struct xt_case cases[] = {
 	XT_CASE(ioreq_windows_refuse_overlap),
 	XT_CASE(buffered_writes_in_order),
 	XT_CASE(buffered_inconsistent_pointers),
+	XT_CASE(slot_served_once),
 };
 
 int main(int argc, char **argv)

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,35 +247,11 @@ int xenio_fd(const struct xenio *x)
 	return xenevtchn_fd(x->xce);
 }
 
-static void handle_req(struct xenio *x, ioreq_t *req)
-{
-	if (req->type == IOREQ_TYPE_INVALIDATE) {
-		x->stats.invalidates++;
-		gmem_invalidate(x->gm);
-		return;
-	}
-	xenio_handle(&x->windows, x->gm, req, &x->stats);
-}
-
 static void serve_vcpu(struct xenio *x, unsigned int v)
 {
-	/* volatile: the slot is shared with the hypervisor (state is a bitfield) */
-	volatile ioreq_t *slot = &x->page->vcpu_ioreq[v];
-	ioreq_t req;
-
-	if (slot->state != STATE_IOREQ_READY)
-		return;
-	/* Read the request only after seeing READY. */
-	atomic_thread_fence(memory_order_acquire);
-	memcpy(&req, (const ioreq_t *)slot, sizeof(req));
-	slot->state = STATE_IOREQ_INPROCESS;
-	handle_req(x, &req);
-	if (req.dir == IOREQ_READ)
-		slot->data = req.data;
-	/* The result must be visible before the state that announces it. */
-	atomic_thread_fence(memory_order_release);
-	slot->state = STATE_IORESP_READY;
-	xenevtchn_notify(x->xce, x->ports[v]);
+	if (xenio_serve_slot(&x->windows, x->gm, &x->page->vcpu_ioreq[v],
+			     &x->stats))
+		xenevtchn_notify(x->xce, x->ports[v]);
 }
 
 bool xenio_pending(const struct xenio *x)

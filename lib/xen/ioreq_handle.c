@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ioreq_handle.h"
 #include "log.h"
@@ -113,6 +114,38 @@ void xenio_handle(struct xenio_windows *ws, struct gmem *gm, ioreq_t *req,
 	}
 	if (!req->data_is_ptr)
 		req->data = data;
+}
+
+static void serve(struct xenio_windows *ws, struct gmem *gm, ioreq_t *req,
+		  struct xenio_stats *st)
+{
+	if (req->type == IOREQ_TYPE_INVALIDATE) {
+		st->invalidates++;
+		gmem_invalidate(gm);
+		return;
+	}
+	xenio_handle(ws, gm, req, st);
+}
+
+/* volatile: the slot is shared with the hypervisor (state is a bitfield) */
+bool xenio_serve_slot(struct xenio_windows *ws, struct gmem *gm,
+		      volatile ioreq_t *slot, struct xenio_stats *st)
+{
+	ioreq_t req;
+
+	if (slot->state != STATE_IOREQ_READY)
+		return false;
+	/* Read the request only after seeing READY. */
+	atomic_thread_fence(memory_order_acquire);
+	memcpy(&req, (const ioreq_t *)slot, sizeof(req));
+	slot->state = STATE_IOREQ_INPROCESS;
+	serve(ws, gm, &req, st);
+	if (req.dir == IOREQ_READ)
+		slot->data = req.data;
+	/* The result must be visible before the state that announces it. */
+	atomic_thread_fence(memory_order_release);
+	slot->state = STATE_IORESP_READY;
+	return true;
 }
 
 int xenio_drain_buffered(struct xenio_windows *ws, buffered_iopage_t *bp,

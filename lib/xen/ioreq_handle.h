@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Serving one ioreq against a set of MMIO windows, apart from the Xen
- * handles so that it can be tested on plain memory. Requests come from the
- * hypervisor but describe the guest's access, so every field is checked:
- * sizes other than 1/2/4/8 are refused, repeated (count > 1) accesses stop
- * at a window's edge, and data_is_ptr buffers go through guest memory.
+ * Serving one ioreq against a set of MMIO windows, and a vCPU's slot of the
+ * shared ioreq page, apart from the Xen handles so that they can be tested
+ * on plain memory. Requests come from the hypervisor but describe the
+ * guest's access, so every field is checked: sizes other than 1/2/4/8 are
+ * refused, repeated (count > 1) accesses stop at a window's edge, and
+ * data_is_ptr buffers go through guest memory.
  */
 #ifndef XV_XEN_IOREQ_HANDLE_H
 #define XV_XEN_IOREQ_HANDLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +42,15 @@ int xenio_windows_add(struct xenio_windows *ws, uint64_t base, uint64_t size,
  * NULL only if no request has data_is_ptr. INVALIDATE is the caller's. */
 void xenio_handle(struct xenio_windows *ws, struct gmem *gm, ioreq_t *req,
 		  struct xenio_stats *st);
+/*
+ * Serve the request in one vCPU's slot of the shared page, if there is one
+ * (state IOREQ_READY): read it once, mark it INPROCESS, serve it
+ * (INVALIDATE starts a new generation of gm), store a read's result and
+ * set IORESP_READY after it. True when the vCPU is to be notified; a slot
+ * in any other state is left as it is.
+ */
+bool xenio_serve_slot(struct xenio_windows *ws, struct gmem *gm,
+		      volatile ioreq_t *slot, struct xenio_stats *st);
 /*
  * Drain a buffered ioreq page (x86: writes Xen chose not to wait for).
  * Returns the requests served, or -1 if the page is inconsistent (the
