@@ -48,6 +48,8 @@ struct chunk {
 	uint32_t pages;			/* mapped pages (last chunk may be short) */
 	bool failed;			/* the whole chunk could not be mapped */
 	uint8_t *bad;			/* per-page: refused by Xen (or NULL) */
+	/* Refused pages mapped later, one by one (or NULL). */
+	_Atomic(_Atomic(uint8_t *) *) late;
 };
 
 struct bank {
@@ -229,6 +231,47 @@ out:
 	return p;
 }
 
+/*
+ * A page Xen refused when its chunk was mapped may be RAM now: a guest that
+ * gave a page back (ballooning) and took it again causes no invalidation.
+ * Each use of a refused page asks Xen once more; a page it maps is kept in
+ * the generation as a mapping of its own. NULL if it is still refused.
+ */
+static uint8_t *map_late(struct xgmem *x, struct xcache *xc, struct bank *b,
+			 struct chunk *c, uint64_t idx, uint64_t pg)
+{
+	_Atomic(uint8_t *) *late = atomic_load_explicit(&c->late, memory_order_acquire);
+	uint8_t *p = late ? atomic_load_explicit(&late[pg], memory_order_acquire) : NULL;
+	int err = 0;
+
+	if (p)
+		return p;
+	pthread_mutex_lock(&x->map_lock);
+	late = atomic_load(&c->late);
+	if (!late) {
+		late = calloc(c->pages, sizeof(*late));
+		if (late)
+			atomic_store_explicit(&c->late, late, memory_order_release);
+	}
+	p = late ? atomic_load(&late[pg]) : NULL;
+	if (!late || p || !gmem_charge(&x->gm, PAGE_SIZE))
+		goto out;
+	p = map_pages(x, ((b->base + (idx << CHUNK_SHIFT)) >> PAGE_SHIFT) + pg, 1, &err);
+	if (p && err) {
+		xenforeignmemory_unmap(x->fm, p, 1);
+		p = NULL;
+	}
+	if (!p) {
+		gmem_uncharge(&x->gm, PAGE_SIZE);
+		goto out;
+	}
+	atomic_fetch_add(&xc->bytes, PAGE_SIZE);
+	atomic_store_explicit(&late[pg], p, memory_order_release);
+out:
+	pthread_mutex_unlock(&x->map_lock);
+	return p;
+}
+
 static void *xg_map(struct gmem *gm, void *cache, uint64_t gpa, uint64_t len,
 		    uint64_t *contig)
 {
@@ -258,10 +301,18 @@ static void *xg_map(struct gmem *gm, void *cache, uint64_t gpa, uint64_t len,
 	if (c->bad) {
 		uint64_t pg = in_chunk >> PAGE_SHIFT, end = pg;
 
+		if (c->bad[pg]) {
+			uint64_t in_page = in_chunk & (PAGE_SIZE - 1);
+
+			p = map_late(x, xc, b, c, idx, pg);
+			if (!p)
+				return NULL;
+			avail = PAGE_SIZE - in_page;
+			*contig = len < avail ? len : avail;
+			return p + in_page;
+		}
 		while (end < c->pages && !c->bad[end])
 			end++;
-		if (end == pg)
-			return NULL;
 		avail = (end << PAGE_SHIFT) - in_chunk;
 	}
 	*contig = len < avail ? len : avail;
@@ -331,6 +382,21 @@ fail:
 	return NULL;
 }
 
+static void free_late(struct gmem *gm, struct chunk *c)
+{
+	_Atomic(uint8_t *) *late = atomic_load(&c->late);
+
+	for (uint32_t i = 0; late && i < c->pages; i++) {
+		uint8_t *p = atomic_load(&late[i]);
+
+		if (p) {
+			xenforeignmemory_unmap(to_x(gm)->fm, p, 1);
+			gmem_uncharge(gm, PAGE_SIZE);
+		}
+	}
+	free(late);
+}
+
 static void xg_cache_free(struct gmem *gm, void *cache)
 {
 	struct xgmem *x = to_x(gm);
@@ -343,6 +409,7 @@ static void xg_cache_free(struct gmem *gm, void *cache)
 			for (unsigned int j = 0; grp && j < GROUP_CHUNKS; j++) {
 				uint8_t *p = atomic_load(&grp[j].ptr);
 
+				free_late(gm, &grp[j]);
 				free(grp[j].bad);
 				if (!p)
 					continue;

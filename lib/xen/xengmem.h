@@ -4,11 +4,12 @@
  *
  * Guest RAM is mapped lazily in 4 MiB chunks cached per generation (gmem.h:
  * until an invalidation, or past 1 GiB cached, once nothing holds them), so
- * a buffer costs a table lookup, not a hypercall. What is
- * RAM comes from the domain's max_pages when a chunk is first mapped (the
- * guest may still be being built when the daemon attaches). Pages the
- * hypervisor refuses (holes, ballooned-out pages) are remembered per chunk
- * and never handed out. Pins (virtqueue rings) get mappings of their own
+ * a buffer costs a table lookup, not a hypercall. What is RAM comes from
+ * the domain's max_pages when a chunk is first mapped (the guest may still
+ * be being built when the daemon attaches). Pages the hypervisor refuses
+ * (holes, ballooned-out pages) are never handed out; a buffer that uses
+ * one asks Xen for that page again, since a guest that takes a page back
+ * causes no invalidation. Pins (virtqueue rings) get mappings of their own
  * that survive invalidation.
  */
 #ifndef XV_XENGMEM_H
