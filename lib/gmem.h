@@ -119,7 +119,9 @@ int gmem_pin(struct gmem *gm, uint64_t gpa, uint64_t len, struct gmem_pin *p);
 void gmem_unpin(struct gmem *gm, struct gmem_pin *p);
 
 /* Copy between guest memory and a host buffer across chunk boundaries.
- * Return 0, or -EFAULT when any byte is outside guest RAM. The _held forms
+ * Return 0, or -EFAULT when any byte is outside guest RAM or refused by
+ * the hypervisor; the bytes before such a one may have been copied (a
+ * write is then partly done, as a device's DMA would be). The _held forms
  * map through a hold the caller has; the others take one for the copy. */
 int gmem_read_held(struct gmem_hold *h, uint64_t gpa, void *buf, size_t len);
 int gmem_write_held(struct gmem_hold *h, uint64_t gpa, const void *buf,

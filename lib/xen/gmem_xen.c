@@ -220,8 +220,16 @@ static uint8_t *map_chunk(struct xgmem *x, struct xcache *xc, struct bank *b,
 			continue;
 		if (!c->bad)
 			c->bad = calloc(c->pages, 1);
-		if (c->bad)
-			c->bad[i] = 1;
+		if (!c->bad) {
+			/* Not knowing which pages are refused: none is used. */
+			xenforeignmemory_unmap(x->fm, p, c->pages);
+			gmem_uncharge(&x->gm, (uint64_t)c->pages << PAGE_SHIFT);
+			c->failed = true;
+			free(errs);
+			p = NULL;
+			goto out;
+		}
+		c->bad[i] = 1;
 	}
 	free(errs);
 	atomic_fetch_add(&xc->bytes, (uint64_t)c->pages << PAGE_SHIFT);
