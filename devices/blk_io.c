@@ -49,6 +49,7 @@
 #include <linux/falloc.h>
 
 #include "blk.h"
+#include "uring.h"
 #include "log.h"
 
 #define BLK_ALIGN	4096u		/* bounce and zero buffers */
@@ -74,6 +75,29 @@ static unsigned int pow2_at_least(unsigned int n)
 	return p;
 }
 
+/* What a disk request may submit: nothing that opens or connects. */
+static const uint8_t blk_ring_ops[] = {
+	IORING_OP_READ, IORING_OP_WRITE, IORING_OP_READV, IORING_OP_WRITEV,
+	IORING_OP_FSYNC, IORING_OP_FALLOCATE, IORING_OP_ASYNC_CANCEL,
+};
+
+/* Newer setup flags first, then without what older kernels lack. */
+static int ring_init(struct blk *b, unsigned int sq, struct io_uring_params *p)
+{
+	static const unsigned int drop[] = {
+		0, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		IORING_SETUP_R_DISABLED,	/* before Linux 5.10 */
+	};
+	int rc = -EINVAL;
+
+	p->flags |= IORING_SETUP_R_DISABLED;
+	for (unsigned int i = 0; i < 3 && rc == -EINVAL; i++) {
+		p->flags &= ~drop[i];
+		rc = io_uring_queue_init_params(sq, &b->ring, p);
+	}
+	return rc;
+}
+
 int blk_io_init(struct blk *b, unsigned int depth, char *err, size_t errlen)
 {
 	struct io_uring_params p = { 0 };
@@ -87,12 +111,7 @@ int blk_io_init(struct blk *b, unsigned int depth, char *err, size_t errlen)
 	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP |
 		  IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
 	p.cq_entries = cq > 2 * sq ? (cq < BLK_CQ_MAX ? cq : BLK_CQ_MAX) : 2 * sq;
-	rc = io_uring_queue_init_params(sq, &b->ring, &p);
-	if (rc == -EINVAL) {
-		/* Before Linux 5.19. */
-		p.flags &= ~(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
-		rc = io_uring_queue_init_params(sq, &b->ring, &p);
-	}
+	rc = ring_init(b, sq, &p);
 	if (rc) {
 		snprintf(err, errlen, "%s: io_uring: %s", b->dev->name, strerror(-rc));
 		return rc;
@@ -112,6 +131,15 @@ int blk_io_init(struct blk *b, unsigned int depth, char *err, size_t errlen)
 	memset(b->zeroes, 0, BLK_ZERO_BUF);
 	/* A registered file saves a file lookup per operation. */
 	b->fixed_file = !io_uring_register_files(&b->ring, &b->fd, 1);
+	if (p.flags & IORING_SETUP_R_DISABLED) {
+		rc = vuring_restrict(&b->ring, blk_ring_ops, sizeof(blk_ring_ops),
+				     IOSQE_FIXED_FILE);
+		if (rc) {
+			snprintf(err, errlen, "%s: io_uring restrictions: %s",
+				 b->dev->name, strerror(-rc));
+			return rc;
+		}
+	}
 	for (unsigned int i = 0; i < BLK_ZERO_IOVS; i++)
 		b->zero_iov[i] = (struct iovec){ b->zeroes, BLK_ZERO_BUF };
 	return 0;

@@ -42,6 +42,13 @@ tests_test_sandbox_CPPFLAGS = $(XV_TEST_CPPFLAGS) -I$(top_srcdir)/tools
 tests_test_sandbox_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
 tests_test_sandbox_LDADD = $(XV_TEST_LDADD) $(SECCOMP_LIBS)
 
+# Restricted io_uring rings (devices/uring.c).
+XV_TESTS += tests/test_uring
+tests_test_uring_SOURCES = tests/test_uring.c
+tests_test_uring_CPPFLAGS = $(XV_TEST_CPPFLAGS) -I$(top_srcdir)/devices
+tests_test_uring_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
+tests_test_uring_LDADD = $(XV_TEST_LDADD)
+
 tests_test_rng_SOURCES = tests/test_rng.c
 tests_test_rng_CPPFLAGS = $(XV_TEST_CPPFLAGS)
 tests_test_rng_LDADD = $(XV_TEST_LDADD)
