@@ -15,6 +15,58 @@ void vmmio_init(struct vmmio *m, struct vdev *dev)
 	m->dev_features_sel = 0;
 	m->drv_features_sel = 0;
 	m->queue_sel = 0;
+	for (unsigned int i = 0; i < VMMIO_STAT_SLOTS; i++) {
+		atomic_init(&m->reads[i], 0);
+		atomic_init(&m->writes[i], 0);
+	}
+}
+
+const char *vmmio_reg_name(unsigned int slot)
+{
+	static const struct { uint32_t off; const char *name; } regs[] = {
+		{ VIRTIO_MMIO_MAGIC_VALUE, "MagicValue" },
+		{ VIRTIO_MMIO_VERSION, "Version" },
+		{ VIRTIO_MMIO_DEVICE_ID, "DeviceID" },
+		{ VIRTIO_MMIO_VENDOR_ID, "VendorID" },
+		{ VIRTIO_MMIO_DEVICE_FEATURES, "DeviceFeatures" },
+		{ VIRTIO_MMIO_DEVICE_FEATURES_SEL, "DeviceFeaturesSel" },
+		{ VIRTIO_MMIO_DRIVER_FEATURES, "DriverFeatures" },
+		{ VIRTIO_MMIO_DRIVER_FEATURES_SEL, "DriverFeaturesSel" },
+		{ VIRTIO_MMIO_QUEUE_SEL, "QueueSel" },
+		{ VIRTIO_MMIO_QUEUE_NUM_MAX, "QueueNumMax" },
+		{ VIRTIO_MMIO_QUEUE_NUM, "QueueNum" },
+		{ VIRTIO_MMIO_QUEUE_READY, "QueueReady" },
+		{ VIRTIO_MMIO_QUEUE_NOTIFY, "QueueNotify" },
+		{ VIRTIO_MMIO_INTERRUPT_STATUS, "InterruptStatus" },
+		{ VIRTIO_MMIO_INTERRUPT_ACK, "InterruptACK" },
+		{ VIRTIO_MMIO_STATUS, "Status" },
+		{ VIRTIO_MMIO_QUEUE_DESC_LOW, "QueueDescLow" },
+		{ VIRTIO_MMIO_QUEUE_DESC_HIGH, "QueueDescHigh" },
+		{ VIRTIO_MMIO_QUEUE_AVAIL_LOW, "QueueDriverLow" },
+		{ VIRTIO_MMIO_QUEUE_AVAIL_HIGH, "QueueDriverHigh" },
+		{ VIRTIO_MMIO_QUEUE_USED_LOW, "QueueDeviceLow" },
+		{ VIRTIO_MMIO_QUEUE_USED_HIGH, "QueueDeviceHigh" },
+		{ VIRTIO_MMIO_SHM_SEL, "SHMSel" },
+		{ VIRTIO_MMIO_SHM_LEN_LOW, "SHMLenLow" },
+		{ VIRTIO_MMIO_SHM_LEN_HIGH, "SHMLenHigh" },
+		{ VIRTIO_MMIO_SHM_BASE_LOW, "SHMBaseLow" },
+		{ VIRTIO_MMIO_SHM_BASE_HIGH, "SHMBaseHigh" },
+		{ VIRTIO_MMIO_CONFIG_GENERATION, "ConfigGeneration" },
+	};
+
+	if (slot == VMMIO_STAT_CONFIG)
+		return "Config";
+	for (unsigned int i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
+		if (regs[i].off / 4 == slot)
+			return regs[i].name;
+	return NULL;
+}
+
+static void count_access(_Atomic uint64_t *slots, uint64_t off)
+{
+	unsigned int i = off < 0x100 ? off / 4 : VMMIO_STAT_CONFIG;
+
+	atomic_fetch_add_explicit(&slots[i], 1, memory_order_relaxed);
 }
 
 static bool size_ok(struct vmmio *m, uint64_t off, unsigned int size,
@@ -118,6 +170,7 @@ uint64_t vmmio_read(struct vmmio *m, uint64_t off, unsigned int size)
 		vdev_guest_error(dev, "read at 0x%" PRIx64 " outside the window", off);
 		return 0;
 	}
+	count_access(m->reads, off);
 	if (!size_ok(m, off, size, "read"))
 		return 0;
 	if (off == VIRTIO_MMIO_INTERRUPT_STATUS)
@@ -228,6 +281,7 @@ void vmmio_write(struct vmmio *m, uint64_t off, unsigned int size,
 		vdev_guest_error(dev, "write at 0x%" PRIx64 " outside the window", off);
 		return;
 	}
+	count_access(m->writes, off);
 	if (!size_ok(m, off, size, "write"))
 		return;
 	/* The hot paths: no lock, so a kick never waits for device work. */

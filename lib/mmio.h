@@ -9,6 +9,7 @@
 #ifndef XV_MMIO_H
 #define XV_MMIO_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "vdev.h"
@@ -18,12 +19,22 @@
 #define VMMIO_VERSION 2u
 #define VMMIO_VENDOR 0x4e455658u	/* "XVEN" */
 
+/* Accesses counted per control register (offset / 4), config space last. */
+#define VMMIO_STAT_CONFIG (0x100u / 4)
+#define VMMIO_STAT_SLOTS (VMMIO_STAT_CONFIG + 1)
+
 struct vmmio {
 	struct vdev *dev;
 	uint32_t dev_features_sel;
 	uint32_t drv_features_sel;
 	uint32_t queue_sel;
+	/* Guest accesses (each one a trap under Xen); any thread may read. */
+	_Atomic uint64_t reads[VMMIO_STAT_SLOTS];
+	_Atomic uint64_t writes[VMMIO_STAT_SLOTS];
 };
+
+/* The register's name for a counter slot ("QueueNotify"), or NULL. */
+const char *vmmio_reg_name(unsigned int slot);
 
 void vmmio_init(struct vmmio *m, struct vdev *dev);
 uint64_t vmmio_read(struct vmmio *m, uint64_t off, unsigned int size);

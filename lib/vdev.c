@@ -87,6 +87,7 @@ void vdev_guest_error(struct vdev *dev, const char *fmt, ...)
 	char msg[256];
 	va_list ap;
 
+	atomic_fetch_add_explicit(&dev->guest_errors, 1, memory_order_relaxed);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -111,6 +112,7 @@ void vdev_fail(struct vdev *dev, const char *fmt, ...)
 
 	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return;
+	atomic_fetch_add_explicit(&dev->guest_errors, 1, memory_order_relaxed);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -127,8 +129,21 @@ static void queue_failed(struct virtq *vq, const char *why, void *opaque)
 
 void vdev_queue_interrupt(struct vdev *dev, unsigned int q)
 {
-	if (q < dev->num_queues && virtq_need_interrupt(&dev->queues[q].vq))
+	struct vdev_queue *qs;
+	bool pushed;
+
+	if (q >= dev->num_queues)
+		return;
+	qs = &dev->queues[q];
+	pushed = qs->vq.size && !qs->vq.broken &&
+		 qs->vq.used_idx != qs->vq.signalled_used;
+	if (virtq_need_interrupt(&qs->vq)) {
+		atomic_fetch_add_explicit(&qs->stats.irqs, 1, memory_order_relaxed);
 		vdev_interrupt(dev, VDEV_ISR_QUEUE);
+	} else if (pushed) {
+		atomic_fetch_add_explicit(&qs->stats.irqs_suppressed, 1,
+					  memory_order_relaxed);
+	}
 }
 
 void vdev_config_changed(struct vdev *dev)
@@ -149,6 +164,7 @@ static void kick_handler(int fd, uint32_t events, void *opaque)
 	if (read(fd, &v, sizeof(v)) < 0) {
 		/* spurious wakeup: nothing pending */
 	}
+	atomic_fetch_add_explicit(&qs->stats.wakeups, 1, memory_order_relaxed);
 	vdev_lock(dev);
 	if (vdev_running(dev) && atomic_load(&qs->ready) && !qs->vq.broken)
 		dev->model->queue_kick(dev, qs->vq.index);
@@ -205,7 +221,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-void vdev_kick(struct vdev *dev, unsigned int q)
+/* Wake queue q's worker (the device's own reasons, or the driver's). */
+static void wake_queue(struct vdev *dev, unsigned int q)
 {
 	uint64_t one = 1;
 
@@ -214,6 +231,14 @@ void vdev_kick(struct vdev *dev, unsigned int q)
 	if (write(dev->queues[q].kick_fd, &one, sizeof(one)) < 0) {
 		/* counter saturated: the worker is due to run anyway */
 	}
+}
+
+void vdev_kick(struct vdev *dev, unsigned int q)
+{
+	if (q < dev->num_queues)
+		atomic_fetch_add_explicit(&dev->queues[q].stats.notifies, 1,
+					  memory_order_relaxed);
+	wake_queue(dev, q);
 }
 
 uint32_t vdev_isr_read(struct vdev *dev)
@@ -276,11 +301,12 @@ static bool features_acceptable(struct vdev *dev)
 static void kick_ready_queues(struct vdev *dev)
 {
 	for (unsigned int q = 0; q < dev->num_queues; q++)
-		vdev_kick(dev, q);
+		wake_queue(dev, q);
 }
 
 void vdev_reset(struct vdev *dev)
 {
+	atomic_fetch_add_explicit(&dev->resets, 1, memory_order_relaxed);
 	if (dev->model->reset)
 		dev->model->reset(dev);
 	for (unsigned int q = 0; q < dev->num_queues; q++) {
@@ -374,9 +400,10 @@ int vdev_queue_enable(struct vdev *dev, unsigned int q)
 		return rc;
 	}
 	virtq_set_fail(&qs->vq, queue_failed, dev);
+	qs->vq.stats = &qs->stats.vq;
 	atomic_store(&qs->ready, true);
 	if (dev->status & VIRTIO_CONFIG_S_DRIVER_OK)
-		vdev_kick(dev, q);
+		wake_queue(dev, q);
 	return 0;
 }
 

@@ -72,8 +72,20 @@ struct vdev_model {
 	void (*config_write)(struct vdev *dev, uint32_t off, uint32_t len);
 };
 
+/* What happened on a queue since the device was made (any thread). */
+struct vdev_queue_stats {
+	struct virtq_stats vq;		/* chains and bytes (virtq.h) */
+	_Atomic uint64_t notifies;	/* QueueNotify writes */
+	_Atomic uint64_t wakeups;	/* worker runs for them */
+	_Atomic uint64_t irqs;		/* interrupts raised for the queue */
+	_Atomic uint64_t irqs_suppressed; /* completions the driver asked not
+					   * to be interrupted for (EVENT_IDX,
+					   * NO_INTERRUPT) */
+};
+
 struct vdev_queue {
 	struct virtq vq;
+	struct vdev_queue_stats stats;
 	struct vdev *dev;
 	uint16_t num_max;		/* 0: no such queue */
 	uint16_t num;
@@ -112,6 +124,9 @@ struct vdev {
 	bool worker_running;
 	struct vdev_fd *fds;		/* model fds watched by the worker */
 	struct vlog_limit guest_log;	/* every line the guest can cause */
+	_Atomic uint64_t guest_errors;	/* vdev_guest_error() and failures */
+	_Atomic uint64_t resets;	/* resets (by the driver, or to let
+					 * guest memory go) */
 };
 
 /* Registry of device models, by name. */

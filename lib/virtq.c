@@ -30,6 +30,14 @@
 static void virtq_break(struct virtq *vq, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A counter of vq->stats, if it has any. */
+#define count(vq, field, n)						\
+	do {								\
+		if ((vq)->stats)					\
+			atomic_fetch_add_explicit(&(vq)->stats->field, (n), \
+						  memory_order_relaxed); \
+	} while (0)
+
 static void virtq_break(struct virtq *vq, const char *fmt, ...)
 {
 	char why[200];
@@ -41,6 +49,7 @@ static void virtq_break(struct virtq *vq, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	vq->broken = true;
+	count(vq, refused, 1);
 	if (vq->fail)
 		vq->fail(vq, why, vq->fail_opaque);
 	else
@@ -349,12 +358,15 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *e)
 		return -1;
 	}
 	vq->last_avail++;
+	count(vq, popped, 1);
+	count(vq, bytes_out, e->out_len);
 	return 1;
 }
 
 void virtq_unpop(struct virtq *vq)
 {
 	vq->last_avail--;
+	count(vq, popped, (uint64_t)-1);	/* taken again later */
 }
 
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
@@ -369,6 +381,8 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	/* The entry must be visible before the index that publishes it. */
 	vq->used_idx++;
 	__atomic_store_n(&vq->used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);
+	count(vq, pushed, 1);
+	count(vq, bytes_in, len);
 }
 
 void virtq_push_elem(struct virtq *vq, struct virtq_elem *e, uint32_t len)

@@ -25,6 +25,7 @@
 #ifndef XV_VIRTQ_H
 #define XV_VIRTQ_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -39,8 +40,19 @@ struct virtq;
 
 typedef void virtq_fail_fn(struct virtq *vq, const char *why, void *opaque);
 
+/* A queue's counters: read from any thread (relaxed), kept by its owner
+ * across re-initialisation (struct virtq points at them). */
+struct virtq_stats {
+	_Atomic uint64_t popped;	/* chains taken */
+	_Atomic uint64_t pushed;	/* used entries published */
+	_Atomic uint64_t bytes_out;	/* device-readable bytes of chains taken */
+	_Atomic uint64_t bytes_in;	/* bytes the device said it wrote */
+	_Atomic uint64_t refused;	/* chains that broke the queue */
+};
+
 struct virtq {
 	struct gmem *gm;
+	struct virtq_stats *stats;	/* or NULL; set after virtq_init() */
 	uint16_t size;
 	uint16_t index;		/* queue number, for messages */
 	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
