@@ -42,6 +42,12 @@ tests_test_sandbox_CPPFLAGS = $(XV_TEST_CPPFLAGS) -I$(top_srcdir)/tools
 tests_test_sandbox_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
 tests_test_sandbox_LDADD = $(XV_TEST_LDADD) $(SECCOMP_LIBS)
 
+# Live counters and the control socket (tools/ctl.c).
+XV_TESTS += tests/test_ctl
+tests_test_ctl_SOURCES = tests/test_ctl.c tools/ctl.c tools/ctl.h
+tests_test_ctl_CPPFLAGS = $(XV_TEST_CPPFLAGS) -I$(top_srcdir)/tools
+tests_test_ctl_LDADD = $(XV_TEST_LDADD)
+
 # Restricted io_uring rings (devices/uring.c).
 XV_TESTS += tests/test_uring
 tests_test_uring_SOURCES = tests/test_uring.c

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include <xenstore.h>
 #include <xentoolcore.h>
 
+#include "ctl.h"
 #include "devices.h"
 #include "guest.h"
 #include "irq.h"
@@ -53,6 +55,7 @@ struct guest {
 	struct xenio *io;
 	struct xirq *xirq;
 	struct vloop *loop;
+	struct xvctl *ctl;		/* the control socket, or NULL */
 	bool enabled;
 	bool connect_pending;
 	bool nodes_seen;		/* libxl declared at least one device */
@@ -636,6 +639,56 @@ fail:
 	return NULL;
 }
 
+/* The counters the control socket answers with (ctl.h). */
+static void guest_stats(FILE *f, bool json, void *opaque)
+{
+	struct guest *g = opaque;
+	struct xenio_stats io;
+	struct gmem_stats ms;
+
+	xenio_get_stats(g->io, &io);
+	gmem_get_stats(g->gm, &ms);
+	fprintf(f, json ?
+		"{\"domain\":%u,\"sandboxed\":%s,\"ioreq\":{\"reads\":%lu,"
+		"\"writes\":%lu,\"invalidations\":%lu,\"bad\":%lu},"
+		"\"gmem\":{\"holds\":%llu,\"generations\":%llu,"
+		"\"invalidations\":%llu,\"rotations\":%llu,\"mapped\":%llu,"
+		"\"mapped_total\":%llu,\"over_budget\":%llu},\"devices\":[" :
+		"domain %u sandboxed=%s\n"
+		"ioreq reads=%lu writes=%lu invalidations=%lu bad=%lu\n"
+		"gmem holds=%llu generations=%llu invalidations=%llu rotations=%llu mapped=%llu mapped_total=%llu over_budget=%llu\n",
+		g->domid, atomic_load(&g->contained) ? (json ? "true" : "yes") :
+		(json ? "false" : "no"),
+		io.reads, io.writes, io.invalidates, io.errors,
+		(unsigned long long)ms.holds, (unsigned long long)ms.generations,
+		(unsigned long long)ms.invalidations,
+		(unsigned long long)ms.rotations, (unsigned long long)ms.mapped,
+		(unsigned long long)ms.mapped_total,
+		(unsigned long long)ms.over_budget);
+	for (unsigned int i = 0; i < g->n_slots; i++)
+		xvctl_device_stats(f, json, !i, g->slots[i]->dev, &g->slots[i]->mmio);
+	if (json)
+		fprintf(f, "]}\n");
+}
+
+/* Made before the sandbox, for the user the server becomes. */
+static void open_ctl(struct guest *g)
+{
+	bool drop = g->link >= 0 && !g->sandbox.keep_root;
+	char path[108], err[256];
+
+	xvctl_path(g->domid, path, sizeof(path));
+	if (mkdir(XVCTL_DIR, 0755) && errno != EEXIST) {
+		log_warn("domain %u: no control socket: %s: %m", g->domid, XVCTL_DIR);
+		return;
+	}
+	g->ctl = xvctl_open(path, drop ? g->sandbox.uid : 0,
+			    drop ? g->sandbox.gid : 0, g->loop, guest_stats, g,
+			    err, sizeof(err));
+	if (!g->ctl)
+		log_warn("domain %u: no control socket: %s", g->domid, err);
+}
+
 int guest_run(struct guest *g, int signal_fd)
 {
 	int rc;
@@ -649,6 +702,7 @@ int guest_run(struct guest *g, int signal_fd)
 		log_err("cannot set up the main loop");
 		return -1;
 	}
+	open_ctl(g);
 	log_info("domain %u: serving %u device(s)", g->domid, g->n_slots);
 	rc = vloop_run(g->loop);
 	if (!atomic_load(&g->contained))
@@ -667,6 +721,9 @@ void guest_free(struct guest *g)
 
 	if (!g)
 		return;
+	/* In the sandbox the socket's directory is out of reach: the
+	 * monitor unlinks it. */
+	xvctl_close(g->ctl, !atomic_load(&g->contained));
 	/* Workers first: they use guest memory and the interrupt line. */
 	for (unsigned int i = 0; i < g->n_slots; i++) {
 		vdev_free(g->slots[i]->dev);

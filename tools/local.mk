@@ -3,7 +3,8 @@ bin_PROGRAMS += tools/xen-virtio
 systemdsystemunit_DATA = systemd/xen-virtio.service
 tools_xen_virtio_SOURCES = tools/xen-virtio.c tools/guest.c tools/guest.h \
 	tools/service.c tools/service.h tools/svc_conf.c tools/svc_conf.h \
-	tools/monitor.c tools/monitor.h tools/sandbox.c tools/sandbox.h
+	tools/monitor.c tools/monitor.h tools/sandbox.c tools/sandbox.h \
+	tools/ctl.c tools/ctl.h
 tools_xen_virtio_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/lib/xen \
 	-DXV_SERVICE_CONF='"$(sysconfdir)/xen-virtio.conf"'
 tools_xen_virtio_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS) $(SECCOMP_CFLAGS)

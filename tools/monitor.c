@@ -20,6 +20,7 @@
 #include <xenctrl.h>
 #include <xenstore.h>
 
+#include "ctl.h"
 #include "log.h"
 #include "monitor.h"
 #include "vslot.h"
@@ -269,6 +270,7 @@ static void run(struct mon *m)
 static void monitor_main(struct mon *m)
 {
 	int keep[] = { m->link, m->c->signal_fd, vlog_fd() };
+	char ctl[108];
 	int status;
 
 	if (vlog_fd() < 0)
@@ -286,6 +288,9 @@ static void monitor_main(struct mon *m)
 	}
 	run(m);
 	status = server_status(m);
+	/* The server's control socket, which its sandbox cannot unlink. */
+	xvctl_path(m->c->domid, ctl, sizeof(ctl));
+	unlink(ctl);
 	if (m->contained)
 		finish(m, status == 0);
 	if (m->xs)

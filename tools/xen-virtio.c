@@ -16,6 +16,7 @@
 #include <xenstore.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "devices.h"
 #include "dm.h"
 #include "guest.h"
@@ -48,6 +49,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: xen-virtio (--domid N | --domain NAME) [--device SPEC]... [options]\n"
 "       xen-virtio --service [--config FILE] [options]\n"
+"       xen-virtio stats --domid N [--json]\n"
 "Serve virtio-mmio devices to a Xen guest as an ioreq server.\n"
 "\n"
 "  -d, --domid N         the guest's domain id\n"
@@ -460,6 +462,8 @@ int main(int argc, char **argv)
 
 	if (xvdm_is_qemu_argv(argc, argv))	/* started by libxl as its QEMU */
 		return xvdm_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "stats"))
+		return xvctl_main(argc - 1, argv + 1);
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return 1;
