@@ -283,8 +283,14 @@ static int request(const char *path, const char *cmd)
 	}
 	p = (struct pollfd){ .fd = fd, .events = POLLIN };
 	while (poll(&p, 1, CLIENT_TIMEOUT_MS) == 1 &&
-	       (n = read(fd, buf, sizeof(buf))) > 0)
+	       (n = read(fd, buf, sizeof(buf))) > 0) {
+		/* The server is the guest's side: no escape reaches a terminal. */
+		for (ssize_t i = 0; i < n; i++)
+			if ((buf[i] < 0x20 && buf[i] != '\n' && buf[i] != '\t') ||
+			    (unsigned char)buf[i] >= 0x7f)
+				buf[i] = '?';
 		fwrite(buf, 1, n, stdout);
+	}
 	close(fd);
 	return 0;
 }
