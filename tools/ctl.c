@@ -39,6 +39,11 @@ void xvctl_path(uint32_t domid, char *out, size_t len)
 	snprintf(out, len, "%s/%u.sock", XVCTL_DIR, domid);
 }
 
+void xvctl_service_path(char *out, size_t len)
+{
+	snprintf(out, len, "%s/service.sock", XVCTL_DIR);
+}
+
 static void send_all(int fd, const char *buf, size_t len)
 {
 	while (len) {
@@ -301,6 +306,7 @@ int xvctl_main(int argc, char **argv)
 		{ "domid", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "service", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -320,16 +326,20 @@ int xvctl_main(int argc, char **argv)
 		case 's':
 			sock = optarg;
 			break;
+		case 'S':
+			xvctl_service_path(path, sizeof(path));
+			sock = path;
+			break;
 		case 'h':
-			printf("Usage: xen-virtio stats (--domid N | --socket PATH) [--json]\n"
-			       "Print the counters of the backend serving domain N.\n");
+			printf("Usage: xen-virtio stats (--domid N | --service | --socket PATH) [--json]\n"
+			       "Print the counters of the backend serving domain N, or the service's.\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if ((domid < 0 || domid >= 0x7ff0) == !sock || optind < argc) {
-		fprintf(stderr, "xen-virtio stats: give --domid N (or --socket PATH)\n");
+		fprintf(stderr, "xen-virtio stats: give --domid N (or --service, or --socket PATH)\n");
 		return 2;
 	}
 	if (!sock) {

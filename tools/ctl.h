@@ -30,8 +30,10 @@ struct xvctl;
 /* Write the counters to f (text or JSON; see xvctl_device_stats()). */
 typedef void xvctl_stats_fn(FILE *f, bool json, void *opaque);
 
-/* The socket of a domain: XVCTL_DIR/<domid>.sock. */
+/* The socket of a domain: XVCTL_DIR/<domid>.sock; the service's:
+ * XVCTL_DIR/service.sock (guests, backends running, started, failed). */
 void xvctl_path(uint32_t domid, char *out, size_t len);
+void xvctl_service_path(char *out, size_t len);
 /*
  * Listen on path (a stale socket there is replaced), owned by uid/gid,
  * answered from loop. NULL with a message on error.
@@ -50,7 +52,7 @@ void xvctl_close(struct xvctl *c, bool unlink_path);
 void xvctl_device_stats(FILE *f, bool json, bool first, struct vdev *dev,
 			const struct vmmio *m);
 
-/* `xen-virtio stats --domid N [--json]`: exit status. */
+/* `xen-virtio stats (--domid N | --service) [--json]`: exit status. */
 int xvctl_main(int argc, char **argv);
 
 #endif

@@ -14,12 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <xenctrl.h>
 #include <xenstore.h>
 
+#include "ctl.h"
 #include "log.h"
 #include "loop.h"
 #include "service.h"
@@ -45,7 +47,8 @@ struct svc {
 	int chld_fd;
 	unsigned int n;
 	struct svc_guest *guests;
-	unsigned long started, failed;
+	unsigned long started, failed, exited;
+	struct xvctl *ctl;		/* xen-virtio stats --service */
 };
 
 /* 0 and the domain's handle if it exists and is not dying. */
@@ -211,6 +214,8 @@ static void reap(struct svc *s)
 			g->pid = 0;
 			if (!(WIFEXITED(status) && !WEXITSTATUS(status)))
 				s->failed++;
+			else
+				s->exited++;
 			log_exit(g, status);
 			break;
 		}
@@ -273,6 +278,46 @@ static int child_signal_fd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* What `xen-virtio stats --service` prints (ctl.h). */
+static void svc_stats(FILE *f, bool json, void *opaque)
+{
+	struct svc *s = opaque;
+	unsigned int running = 0;
+
+	for (unsigned int i = 0; i < s->n; i++)
+		running += s->guests[i].pid != 0;
+	fprintf(f, json ?
+		"{\"service\":{\"guests\":%u,\"running\":%u,\"started\":%lu,"
+		"\"failed\":%lu,\"exited\":%lu},\"guests\":[" :
+		"service guests=%u running=%u started=%lu failed=%lu exited=%lu\n",
+		s->n, running, s->started, s->failed, s->exited);
+	for (unsigned int i = 0; i < s->n; i++) {
+		const struct svc_guest *g = &s->guests[i];
+
+		fprintf(f, json ?
+			"%s{\"domid\":%u,\"pid\":%d,\"domain_gone\":%s}" :
+			"%sguest %u pid=%d domain_gone=%s\n",
+			json && i ? "," : "", g->domid, (int)g->pid,
+			g->gone ? (json ? "true" : "yes") : (json ? "false" : "no"));
+	}
+	if (json)
+		fprintf(f, "]}\n");
+}
+
+static void open_ctl(struct svc *s)
+{
+	char path[108], err[256];
+
+	xvctl_service_path(path, sizeof(path));
+	if (mkdir(XVCTL_DIR, 0755) && errno != EEXIST) {
+		log_warn("service: no control socket: %s: %m", XVCTL_DIR);
+		return;
+	}
+	s->ctl = xvctl_open(path, 0, 0, s->loop, svc_stats, s, err, sizeof(err));
+	if (!s->ctl)
+		log_warn("service: no control socket: %s", err);
+}
+
 static int setup(struct svc *s, int signal_fd)
 {
 	s->guests = calloc(SVC_MAX_GUESTS, sizeof(*s->guests));
@@ -296,6 +341,7 @@ static int setup(struct svc *s, int signal_fd)
 		log_err("cannot set up the service: %m");
 		return -1;
 	}
+	open_ctl(s);
 	return 0;
 }
 
@@ -306,6 +352,7 @@ static void teardown(struct svc *s)
 		log_info("%u backend(s) keep serving their guests", s->n);
 	log_info("service: %lu backend(s) started, %lu failed", s->started,
 		 s->failed);
+	xvctl_close(s->ctl, true);
 	vloop_free(s->loop);
 	if (s->chld_fd >= 0)
 		close(s->chld_fd);

@@ -49,7 +49,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: xen-virtio (--domid N | --domain NAME) [--device SPEC]... [options]\n"
 "       xen-virtio --service [--config FILE] [options]\n"
-"       xen-virtio stats --domid N [--json]\n"
+"       xen-virtio stats (--domid N | --service) [--json]\n"
 "Serve virtio-mmio devices to a Xen guest as an ioreq server.\n"
 "\n"
 "  -d, --domid N         the guest's domain id\n"
