@@ -26,6 +26,9 @@
 #include "vslot.h"
 #include "xs.h"
 
+/* How long a server may take to end once it closed its link. */
+#define SERVER_GRACE_MS 10000
+
 struct mon_node {
 	uint32_t slot;
 	char path[XVMON_NODE_LEN];
@@ -254,11 +257,27 @@ static void finish(struct mon *m, bool clean)
 	}
 }
 
+/*
+ * The link is closed: the server is ending. One that lingers (or broke
+ * the link with garbage) is killed after a grace period: without the
+ * monitor nobody answers libxl for it.
+ */
 static int server_status(struct mon *m)
 {
-	int st;
+	int st, waited = 0;
+	pid_t pid;
 
-	while (waitpid(m->server, &st, 0) < 0)
+	while ((pid = waitpid(m->server, &st, WNOHANG)) == 0 &&
+	       waited < SERVER_GRACE_MS) {
+		usleep(10000);
+		waited += 10;
+	}
+	if (pid == 0) {
+		log_err("the server did not end within %d ms of closing its link: killing it",
+			SERVER_GRACE_MS);
+		kill(m->server, SIGKILL);
+	}
+	while (pid <= 0 && (pid = waitpid(m->server, &st, 0)) < 0)
 		if (errno != EINTR)
 			return 1;
 	if (WIFEXITED(st))
@@ -294,8 +313,12 @@ static void run(struct mon *m)
 			continue;
 		while ((rc = xvmon_recv(m->link, &msg)) == 1)
 			on_message(m, &msg);
+		if (rc == -1) {
+			log_err("the server broke its link: stopping it");
+			kill(m->server, SIGTERM);
+		}
 		if (rc != -2)
-			return;		/* the server is gone */
+			return;		/* the server is ending */
 	}
 }
 

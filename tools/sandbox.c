@@ -243,8 +243,9 @@ int xvsb_filter(char *err, size_t errlen)
 	}
 	rc = seccomp_load(f);
 	if (rc)
-		snprintf(err, errlen, "cannot load the system call filter: %s",
-			 strerror(-rc));
+		snprintf(err, errlen, "cannot load the system call filter: %s%s",
+			 strerror(-rc), rc == -EINVAL || rc == -ENOSYS ?
+			 " (a kernel without CONFIG_SECCOMP_FILTER? --no-sandbox serves without the sandbox)" : "");
 	rc = rc ? -1 : 0;
 out:
 	seccomp_release(f);
