@@ -184,35 +184,6 @@ static void close_nodes(struct dm *d)
 	}
 }
 
-/* The monitor and the server (monitor.h): the link, -1 without a
- * sandbox, -2 on an error. */
-static int split(struct dm *d, int sfd, struct xvsb_config *sb,
-		 struct xvmon_config *mc)
-{
-	char err[256];
-	int link;
-
-	if (d->a->no_sandbox) {
-		log_warn("no sandbox (--no-sandbox): this process may map any guest's memory");
-		return -1;
-	}
-	if (xvsb_resolve(sb, d->a->runas, d->a->domid, err, sizeof(err))) {
-		log_err("-runas: %s", err);
-		return -2;
-	}
-	if (d->a->chroot &&
-	    snprintf(sb->chroot, sizeof(sb->chroot), "%s", d->a->chroot) >=
-	    (int)sizeof(sb->chroot)) {
-		log_err("-chroot: path too long");
-		return -2;
-	}
-	*mc = (struct xvmon_config){
-		.domid = d->a->domid, .signal_fd = sfd, .close_all = !d->a->no_xenstore,
-	};
-	link = xvmon_split(mc);
-	return link < 0 ? -2 : link;
-}
-
 static int serve(struct dm *d, int sfd)
 {
 	struct xvmon_config mc;
@@ -229,7 +200,11 @@ static int serve(struct dm *d, int sfd)
 	d->self = xvxs_self_domid(d->xs);
 	if (make_devices(d) || open_qmp(d))
 		return 1;
-	link = split(d, sfd, &sb, &mc);
+	mc = (struct xvmon_config){
+		.domid = d->a->domid, .signal_fd = sfd,
+		.close_all = !d->a->no_xenstore,
+	};
+	link = xvmon_start(&mc, &sb, d->a->no_sandbox, d->a->runas, d->a->chroot);
 	if (link == -2)
 		return 1;
 	c = (struct guest_config){

@@ -384,6 +384,30 @@ int xvmon_split(const struct xvmon_config *c)
 	return sv[1];
 }
 
+int xvmon_start(const struct xvmon_config *c, struct xvsb_config *sb,
+		bool no_sandbox, const char *runas, const char *chroot)
+{
+	char err[256];
+	int link;
+
+	if (no_sandbox) {
+		log_warn("domain %u: no sandbox (--no-sandbox): this process may map any guest's memory",
+			 c->domid);
+		return -1;
+	}
+	if (xvsb_resolve(sb, runas, c->domid, err, sizeof(err))) {
+		log_err("runas: %s", err);
+		return -2;
+	}
+	if (chroot && snprintf(sb->chroot, sizeof(sb->chroot), "%s", chroot) >=
+	    (int)sizeof(sb->chroot)) {
+		log_err("chroot: path too long");
+		return -2;
+	}
+	link = xvmon_split(c);
+	return link < 0 ? -2 : link;
+}
+
 bool xvmon_domain_alive(xc_interface *xch, uint32_t domid,
 			const xen_domain_handle_t handle, bool *ended)
 {

@@ -28,6 +28,8 @@
 
 #include <xenctrl.h>
 
+#include "sandbox.h"
+
 enum xvmon_type {
 	XVMON_NODE = 1,
 	XVMON_CONTAINED,
@@ -54,6 +56,14 @@ struct xvmon_config {
 /* In the server: the link. -1 if the fork failed (logged). The monitor
  * never returns: it exits when the server has. */
 int xvmon_split(const struct xvmon_config *c);
+/*
+ * What every entry point does: without no_sandbox, resolve the sandbox's
+ * user (runas, sandbox.h) and root (chroot, or NULL for an empty one) into
+ * *sb, then xvmon_split(c). In the server: the link; -1 with no_sandbox
+ * (warned: one unrestricted process); -2 on an error (logged).
+ */
+int xvmon_start(const struct xvmon_config *c, struct xvsb_config *sb,
+		bool no_sandbox, const char *runas, const char *chroot);
 int xvmon_send(int fd, uint32_t type, uint32_t slot, const char *node);
 /* 1 with a message, 0 at the end of the link, -1 on a broken one, -2
  * when nothing is waiting. */

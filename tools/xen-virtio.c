@@ -374,30 +374,6 @@ static int block_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-/*
- * From here on two processes (monitor.h): this one stays privileged, the
- * one that returns serves the guest. The link, or -1 without a sandbox.
- */
-static int split(struct options *o, uint32_t domid, int sfd,
-		 struct xvsb_config *sb, struct xvmon_config *mc)
-{
-	char err[256];
-	int link;
-
-	if (o->no_sandbox) {
-		log_warn("domain %u: no sandbox: this process may map any guest's memory",
-			 domid);
-		return -1;
-	}
-	if (xvsb_resolve(sb, o->runas, domid, err, sizeof(err))) {
-		log_err("--runas: %s", err);
-		return -2;
-	}
-	*mc = (struct xvmon_config){ .domid = domid, .signal_fd = sfd };
-	link = xvmon_split(mc);
-	return link < 0 ? -2 : link;
-}
-
 static int serve(struct options *o)
 {
 	struct xvmon_config mc;
@@ -435,7 +411,10 @@ static int serve(struct options *o)
 	/* Lines of several guests' backends may share one log (service mode). */
 	snprintf(tag, sizeof(tag), "dom%u", domid);
 	vlog_set_tag(tag);
-	link = split(o, domid, sfd, &sb, &mc);
+	/* From here on two processes (monitor.h): this one stays privileged,
+	 * the one that goes on serves the guest. */
+	mc = (struct xvmon_config){ .domid = domid, .signal_fd = sfd };
+	link = xvmon_start(&mc, &sb, o->no_sandbox, o->runas, NULL);
 	if (link == -2)
 		return 1;
 	c = (struct guest_config){
