@@ -148,6 +148,15 @@ struct xvctl *xvctl_open(const char *path, uid_t uid, gid_t gid,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	/* Its directory (XVCTL_DIR) may not exist yet after a boot. */
+	snprintf(c->path, sizeof(c->path), "%.*s", (int)(strrchr(path, '/') ?
+		 strrchr(path, '/') - path : 0), path);
+	if (c->path[0] && mkdir(c->path, 0755) && errno != EEXIST) {
+		snprintf(err, errlen, "control socket %s: %s: %s", path, c->path,
+			 strerror(errno));
+		free(c);
+		return NULL;
+	}
 	*c = (struct xvctl){ .loop = loop, .fn = fn, .opaque = opaque };
 	for (unsigned int i = 0; i < XVCTL_CLIENTS; i++)
 		c->clients[i] = (struct client){ .c = c, .fd = -1 };

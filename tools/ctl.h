@@ -35,8 +35,9 @@ typedef void xvctl_stats_fn(FILE *f, bool json, void *opaque);
 void xvctl_path(uint32_t domid, char *out, size_t len);
 void xvctl_service_path(char *out, size_t len);
 /*
- * Listen on path (a stale socket there is replaced), owned by uid/gid,
- * answered from loop. NULL with a message on error.
+ * Listen on path (its directory is made if missing; a stale socket there
+ * is replaced), owned by uid/gid, answered from loop. NULL with a message
+ * on error.
  */
 struct xvctl *xvctl_open(const char *path, uid_t uid, gid_t gid,
 			 struct vloop *loop, xvctl_stats_fn *fn, void *opaque,

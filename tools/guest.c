@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -678,10 +677,6 @@ static void open_ctl(struct guest *g)
 	char path[108], err[256];
 
 	xvctl_path(g->domid, path, sizeof(path));
-	if (mkdir(XVCTL_DIR, 0755) && errno != EEXIST) {
-		log_warn("domain %u: no control socket: %s: %m", g->domid, XVCTL_DIR);
-		return;
-	}
 	g->ctl = xvctl_open(path, drop ? g->sandbox.uid : 0,
 			    drop ? g->sandbox.gid : 0, g->loop, guest_stats, g,
 			    err, sizeof(err));

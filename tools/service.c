@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -309,10 +308,6 @@ static void open_ctl(struct svc *s)
 	char path[108], err[256];
 
 	xvctl_service_path(path, sizeof(path));
-	if (mkdir(XVCTL_DIR, 0755) && errno != EEXIST) {
-		log_warn("service: no control socket: %s: %m", XVCTL_DIR);
-		return;
-	}
 	s->ctl = xvctl_open(path, 0, 0, s->loop, svc_stats, s, err, sizeof(err));
 	if (!s->ctl)
 		log_warn("service: no control socket: %s", err);
