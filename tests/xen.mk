@@ -5,6 +5,13 @@ tests_test_ioreq_SOURCES = tests/test_ioreq.c
 tests_test_ioreq_CPPFLAGS = $(XV_TEST_CPPFLAGS) -I$(top_srcdir)/lib/xen
 tests_test_ioreq_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
 tests_test_ioreq_LDADD = $(XV_TEST_LDADD)
+
+# libxl's backend node paths (lib/xen/xs.c).
+XV_TESTS += tests/test_xs
+tests_test_xs_SOURCES = tests/test_xs.c
+tests_test_xs_CPPFLAGS = $(XV_TEST_CPPFLAGS) -I$(top_srcdir)/lib/xen
+tests_test_xs_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
+tests_test_xs_LDADD = $(XV_TEST_LDADD)
 endif
 
 # The foreign-memory backend against the fuzz harness's simulated Xen.

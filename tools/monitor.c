@@ -142,27 +142,6 @@ static void set_closed(struct mon *m, struct mon_node *nd)
 		log_info("%s: closed", nd->path);
 }
 
-/*
- * Only libxl's backend nodes of this guest in this domain: the names came
- * from the server before it read anything of the guest's, but the monitor
- * writes to them as Dom0, so it checks.
- */
-static bool node_ours(struct mon *m, const char *path, uint32_t self)
-{
-	static const char *const kinds[] = { "virtio_disk", "virtio" };
-	char prefix[96];
-
-	for (unsigned int i = 0; i < 2; i++) {
-		int n = snprintf(prefix, sizeof(prefix), "/local/domain/%u/backend/%s/%u/",
-				 self, kinds[i], m->c->domid);
-
-		if (!strncmp(path, prefix, n) && path[n] &&
-		    !strchr(path + n, '/') && !strstr(path, ".."))
-			return true;
-	}
-	return false;
-}
-
 static int take_over(struct mon *m)
 {
 	uint32_t self;
@@ -173,9 +152,12 @@ static int take_over(struct mon *m)
 		log_err("monitor: cannot watch xenstore: %m");
 		return -1;
 	}
+	/* The names came from the server before it read anything of the
+	 * guest's, but the monitor writes to them as Dom0: only this guest's
+	 * libxl nodes in this domain. */
 	self = xvxs_self_domid(m->xs);
 	for (unsigned int i = 0; i < m->n; i++) {
-		if (node_ours(m, m->nodes[i].path, self))
+		if (xvxs_is_node_path(m->nodes[i].path, self, m->c->domid))
 			m->nodes[kept++] = m->nodes[i];
 		else
 			log_warn("monitor: ignoring node %s: not this guest's", m->nodes[i].path);

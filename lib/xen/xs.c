@@ -104,6 +104,29 @@ static const char *read_node(struct xs_handle *xs, struct xvxs_node *nd)
 	return why;
 }
 
+static const char *const kinds[] = { "virtio_disk", "virtio" };
+
+/* Where libxl puts frontend fe's nodes of one kind; the length. */
+static int kind_dir(char *dir, size_t len, uint32_t self, const char *kind,
+		    uint32_t fe)
+{
+	return snprintf(dir, len, "/local/domain/%u/backend/%s/%u", self, kind, fe);
+}
+
+bool xvxs_is_node_path(const char *path, uint32_t self, uint32_t fe)
+{
+	char dir[96];
+
+	for (unsigned int i = 0; i < 2; i++) {
+		int n = kind_dir(dir, sizeof(dir), self, kinds[i], fe);
+
+		if (!strncmp(path, dir, n) && path[n] == '/' && path[n + 1] &&
+		    !strchr(path + n + 1, '/') && !strstr(path, ".."))
+			return true;
+	}
+	return false;
+}
+
 static int list_kind(struct xs_handle *xs, uint32_t self, uint32_t fe,
 		     const char *kind, struct xvxs_node *out, unsigned int max)
 {
@@ -112,7 +135,7 @@ static int list_kind(struct xs_handle *xs, uint32_t self, uint32_t fe,
 	const char *why;
 	char **devs;
 
-	snprintf(dir, sizeof(dir), "/local/domain/%u/backend/%s/%u", self, kind, fe);
+	kind_dir(dir, sizeof(dir), self, kind, fe);
 	devs = xs_directory(xs, XBT_NULL, dir, &n);
 	for (unsigned int i = 0; devs && i < n && found < max; i++) {
 		struct xvxs_node *nd = &out[found];
@@ -137,9 +160,9 @@ static int list_kind(struct xs_handle *xs, uint32_t self, uint32_t fe,
 int xvxs_list_nodes(struct xs_handle *xs, uint32_t self, uint32_t fe,
 		    struct xvxs_node *out, unsigned int max)
 {
-	int n = list_kind(xs, self, fe, "virtio_disk", out, max);
+	int n = list_kind(xs, self, fe, kinds[0], out, max);
 
-	return n + list_kind(xs, self, fe, "virtio", out + n, max - n);
+	return n + list_kind(xs, self, fe, kinds[1], out + n, max - n);
 }
 
 int xvxs_state(struct xs_handle *xs, const char *node_path)

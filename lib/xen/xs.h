@@ -54,6 +54,9 @@ int xvxs_list_new_frontends(struct xs_handle *xs, uint32_t self,
 /* Fill up to max nodes for frontend fe; returns the count, or -errno. */
 int xvxs_list_nodes(struct xs_handle *xs, uint32_t self, uint32_t fe,
 		    struct xvxs_node *out, unsigned int max);
+/* Whether path names one of libxl's nodes of frontend fe in domain self
+ * (.../backend/<kind>/<fe>/<devid>, nothing more). */
+bool xvxs_is_node_path(const char *path, uint32_t self, uint32_t fe);
 /* The node's state, or -1 when it has none (the node was removed). */
 int xvxs_state(struct xs_handle *xs, const char *node_path);
 int xvxs_set_state(struct xs_handle *xs, const char *node_path, int state);
