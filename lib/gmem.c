@@ -61,6 +61,7 @@ int gmem_init(struct gmem *gm, const struct gmem_ops *ops, void *priv)
 	atomic_init(&gm->holds, 0);
 	atomic_init(&gm->mapped_total, 0);
 	atomic_init(&gm->over_budget, 0);
+	atomic_init(&gm->maps, 0);
 	pthread_mutex_init(&gm->lock, NULL);
 	return 0;
 }
@@ -159,8 +160,10 @@ bool gmem_charge(struct gmem *gm, uint64_t bytes)
 	uint64_t total = atomic_fetch_add(&gm->mapped_total, bytes) + bytes;
 	uint64_t budget = __atomic_load_n(&gm->map_budget, __ATOMIC_RELAXED);
 
-	if (!budget || total <= budget)
+	if (!budget || total <= budget) {
+		atomic_fetch_add_explicit(&gm->maps, 1, memory_order_relaxed);
 		return true;
+	}
 	atomic_fetch_sub(&gm->mapped_total, bytes);
 	atomic_fetch_add(&gm->over_budget, 1);
 	vlog_limited(&gen_log, VLOG_WARN,
@@ -185,6 +188,7 @@ void gmem_get_stats(struct gmem *gm, struct gmem_stats *st)
 	st->holds = atomic_load(&gm->holds);
 	st->mapped_total = atomic_load(&gm->mapped_total);
 	st->over_budget = atomic_load(&gm->over_budget);
+	st->maps = atomic_load(&gm->maps);
 	st->generations = atomic_load(&gm->generations);
 }
 

@@ -66,6 +66,7 @@ struct gmem_stats {
 	uint64_t mapped;	/* bytes cached by the current generation */
 	uint64_t mapped_total;	/* ... by all generations alive */
 	uint64_t over_budget;	/* mappings refused by the budget */
+	uint64_t maps;		/* mappings made (gmem_charge calls granted) */
 };
 
 struct gmem {
@@ -76,7 +77,7 @@ struct gmem {
 	uint64_t map_budget;		/* bytes over all generations; 0: none */
 	uint64_t invalidations, rotations;
 	atomic_ulong holds, generations;
-	atomic_ullong mapped_total, over_budget;
+	atomic_ullong mapped_total, over_budget, maps;
 	void *priv;
 };
 

@@ -106,7 +106,32 @@ static void late_page_released_with_generation(void)
 	XT_EQ(fake_live_maps(), 0);
 }
 
+/* The map cache makes steady-state access map-free, and says so. */
+static void repeated_access_maps_once(void)
+{
+	struct gmem_stats st;
+	uint8_t buf[512];
+
+	guest_with_hole();
+	fake.n_refused = 0;
+	XT_EQ(gmem_read(gm, fake_gpa_of(0), buf, sizeof(buf)), 0);
+	gmem_get_stats(gm, &st);
+	XT_EQ(st.maps, 1);
+	for (unsigned int i = 0; i < 100; i++) {
+		XT_EQ(gmem_read(gm, fake_gpa_of(i * 4096), buf, sizeof(buf)), 0);
+		XT_EQ(gmem_write(gm, fake_gpa_of(i * 4096 + 1024), buf, sizeof(buf)), 0);
+	}
+	gmem_get_stats(gm, &st);
+	XT_EQ(st.maps, 1);
+	XT_EQ(fake_live_maps(), 1);
+	gmem_invalidate(gm);
+	XT_EQ(gmem_read(gm, fake_gpa_of(0), buf, sizeof(buf)), 0);
+	gmem_get_stats(gm, &st);
+	XT_EQ(st.maps, 2);
+}
+
 static const struct xt_case cases[] = {
+	XT_CASE(repeated_access_maps_once),
 	XT_CASE(refused_page_mapped_once_ram),
 	XT_CASE(refused_page_stays_refused),
 	XT_CASE(late_page_released_with_generation),

@@ -652,10 +652,11 @@ static void guest_stats(FILE *f, bool json, void *opaque)
 		"\"writes\":%lu,\"invalidations\":%lu,\"bad\":%lu},"
 		"\"gmem\":{\"holds\":%llu,\"generations\":%llu,"
 		"\"invalidations\":%llu,\"rotations\":%llu,\"mapped\":%llu,"
-		"\"mapped_total\":%llu,\"over_budget\":%llu},\"devices\":[" :
+		"\"mapped_total\":%llu,\"over_budget\":%llu,\"maps\":%llu},"
+		"\"devices\":[" :
 		"domain %u sandboxed=%s\n"
 		"ioreq reads=%lu writes=%lu invalidations=%lu bad=%lu\n"
-		"gmem holds=%llu generations=%llu invalidations=%llu rotations=%llu mapped=%llu mapped_total=%llu over_budget=%llu\n",
+		"gmem holds=%llu generations=%llu invalidations=%llu rotations=%llu mapped=%llu mapped_total=%llu over_budget=%llu maps=%llu\n",
 		g->domid, atomic_load(&g->contained) ? (json ? "true" : "yes") :
 		(json ? "false" : "no"),
 		io.reads, io.writes, io.invalidates, io.errors,
@@ -663,7 +664,8 @@ static void guest_stats(FILE *f, bool json, void *opaque)
 		(unsigned long long)ms.invalidations,
 		(unsigned long long)ms.rotations, (unsigned long long)ms.mapped,
 		(unsigned long long)ms.mapped_total,
-		(unsigned long long)ms.over_budget);
+		(unsigned long long)ms.over_budget,
+		(unsigned long long)ms.maps);
 	for (unsigned int i = 0; i < g->n_slots; i++)
 		xvctl_device_stats(f, json, !i, g->slots[i]->dev, &g->slots[i]->mmio);
 	if (json)

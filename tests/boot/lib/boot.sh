@@ -85,7 +85,7 @@ read_console() {
 			echo "${line#XVLAB }" >>"$EVENTS"
 			case $line in
 			"XVLAB dom0-ready"*) note "Dom0 toolstack up" ;;
-			"XVLAB starting: "*) note "Dom0: ${line#XVLAB }" ;;
+			"XVLAB starting: "* | "XVLAB bench: "*) note "Dom0: ${line#XVLAB }" ;;
 			esac
 			;;
 		esac
@@ -99,7 +99,11 @@ saw_event() {
 # Boot Xen + Dom0; the checks run inside. Sets QEMU_RC.
 boot_lab() {
 	local dom0_args="console=hvc0 earlycon=xen xvlab.mode=$MODE" kernel_end xen_args
-	if [ "$MODE" = demo ]; then
+	if [ "$MODE" = bench ]; then
+		dom0_args="$dom0_args xvlab.rounds=$BENCH_ROUNDS xvlab.runtime=$BENCH_RUNTIME xvlab.jobs=${BENCH_JOBS//,/+}"
+	fi
+	if [ "$MODE" = demo ] || [ "$MODE" = bench ]; then
+		# quiet: the console costs the emulated machine time
 		xen_args="$XEN_ARGS $XEN_LOG_ARGS_DEMO"
 	else
 		xen_args="$XEN_ARGS $XEN_LOG_ARGS_CHECK"
@@ -112,6 +116,7 @@ boot_lab() {
 	: >"$SERIAL_LOG"
 	: >"$EVENTS"
 	note "booting Xen + Dom0 under QEMU (TCG; at most ${BOOT_TIMEOUT}s)"
+	LOAD_AT_BOOT=$(cut -d' ' -f1 /proc/loadavg)
 	QEMU_RC=
 	# The reader runs in this shell (it counts the checks), QEMU in the
 	# process substitution, which appends QEMU's exit status.

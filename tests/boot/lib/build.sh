@@ -6,10 +6,11 @@ CROSS=aarch64-linux-gnu
 
 # Kernel modules each domain loads (names as modprobe spells them; their
 # dependencies are added from modules.dep, built-ins are skipped).
-DOM0_MODULES=(xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc loop)
+# xen-blkback and xen-blkfront: the benchmark's PV disk (--bench).
+DOM0_MODULES=(xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc loop xen-blkback)
 # ext4 checksums its metadata with the "crc32c" crypto driver, which it
 # asks for by name (no modules.dep entry): crc32c_generic comes first.
-DOMU_MODULES=(virtio_mmio virtio_blk virtio-rng virtio_console crc32c_generic ext4)
+DOMU_MODULES=(virtio_mmio virtio_blk virtio-rng virtio_console crc32c_generic ext4 xen-blkfront)
 
 # arm64 packages besides Xen's own that the domains' userspace needs.
 # e2fsprogs: the DomU makes an ext4 file system with mke2fs (busybox has
@@ -480,11 +481,16 @@ build_initramfs() {
 	install -m 755 "$LAB_DIR/guest/domu-init" "$domu/init"
 	install -D -m 755 "$PATTERN_TOOL" "$domu/usr/bin/xv-pattern"
 	install -m 755 "$HOSTILE_TOOL" "$domu/usr/bin/xv-hostile"
+	install -D -m 644 "$LAB_DIR/guest/bench-jobs" "$domu/etc/bench-jobs"
+	[ -z "${FIO_TOOL:-}" ] || install -m 755 "$FIO_TOOL" "$domu/usr/bin/fio"
 	mkdir -p "$ov/boot" "$ov/usr/bin" "$ov/etc/xen/examples" "$ov/etc/xv-lab"
 	make_cpio "$domu" "$ov/boot/domu.cpio.gz" -6
 	install -m 755 "$LAB_DIR/guest/dom0-init" "$ov/init"
 	install -m 755 "$LAB_DIR/guest/dom0-checks" "$LAB_DIR/guest/dom0-demo" \
-		"$LAB_DIR/guest/dom0-lib.sh" "$ov/etc/xv-lab/"
+		"$LAB_DIR/guest/dom0-lib.sh" "$LAB_DIR/guest/dom0-bench" \
+		"$LAB_DIR/guest/block-standin" "$ov/etc/xv-lab/"
+	install -m 644 "$LAB_DIR/guest/bench-jobs" "$LAB_DIR/guest/bench-b1.cfg" "$ov/etc/xv-lab/"
+	[ -z "${FIO_TOOL:-}" ] || install -m 755 "$FIO_TOOL" "$ov/usr/bin/fio"
 	cp "$TOP"/xl-examples/*.cfg "$TOP"/xl-examples/*.conf "$ov/etc/xen/examples/"
 	install -m 755 "$PATTERN_TOOL" "$ov/usr/bin/xv-pattern"
 	install -m 755 "$SOCKLINE_TOOL" "$ov/usr/bin/xv-sockline"
