@@ -4,11 +4,13 @@
  *
  *   blk,file=PATH[,readonly=on|off][,cache=none|writeback][,serial=STR]
  *      [,discard=on|off][,queues=N][,queue-size=N][,poll-us=N]
+ *      [,kick-busy=on|off]
  *
  * queues: virtqueues (VIRTIO_BLK_F_MQ), all served by the device's worker;
  * queue-size: entries per queue (power of two, default 256); poll-us: the
  * most the worker busy-polls for more work before it sleeps (adaptive; 0,
- * the default, never polls; see "polling" below).
+ * the default, never polls; see "polling" below); kick-busy=off: no kicks
+ * asked for on a queue while it has requests in flight (see arm_queues()).
  *
  * cache=writeback (default) uses Dom0's page cache; cache=none opens the
  * image with O_DIRECT (see blk_io.c for guest memory direct I/O cannot
@@ -62,6 +64,7 @@ struct blk_params {
 	uint64_t queues;
 	uint64_t queue_size;
 	uint64_t poll_us;
+	bool kick_busy;
 };
 
 struct blk_geometry {
@@ -109,6 +112,8 @@ static int parse_params(struct blk *b, struct vopts *o, struct blk_params *p,
 	if (!rc)
 		rc = vopts_get_u64(o, "poll-us", BLK_POLL_US, 0, 1000, &p->poll_us,
 				   err, errlen);
+	if (!rc)
+		rc = vopts_get_bool(o, "kick-busy", true, &p->kick_busy, err, errlen);
 	if (!rc && (p->queue_size & (p->queue_size - 1))) {
 		snprintf(err, errlen, "blk: queue-size=%llu: not a power of two",
 			 (unsigned long long)p->queue_size);
@@ -364,6 +369,7 @@ static int blk_create(struct vdev *dev, struct vopts *o, char *err,
 	b->direct = p.direct;
 	b->discard = p.discard;
 	b->poll_max_ns = p.poll_us * 1000;
+	b->kick_busy = p.kick_busy;
 	fill_config(b, &p, &g);
 	dev->host_features = host_features(&p);
 	log_info("%s: %s: %llu sectors, %u-byte blocks%s%s, %llu queue(s)",
@@ -565,7 +571,16 @@ static bool poll_work(struct blk *b)
 	return false;
 }
 
-/* Ask for kicks on every queue; true if chains arrived meanwhile. */
+/*
+ * Ask for kicks on every queue; true if chains arrived meanwhile.
+ *
+ * With kick-busy=off a queue with requests in flight is left without: its
+ * next completion wakes the worker, which then takes whatever the driver
+ * posted meanwhile (unarmed_work()). Under load the guest's QueueNotify
+ * writes, each a trap through the hypervisor to this process, mostly go
+ * away; the price is that a request posted while others are in flight
+ * waits for the first of them to complete, however slow that one is.
+ */
 static bool arm_queues(struct blk *b)
 {
 	bool found = false;
@@ -573,13 +588,31 @@ static bool arm_queues(struct blk *b)
 	for (unsigned int q = 0; q < b->nq; q++) {
 		struct blk_queue *bq = &b->queues[q];
 
-		if (queue_live(bq) && !bq->pending &&
-		    virtq_enable_kicks(&b->dev->queues[q].vq)) {
+		if (!queue_live(bq) || bq->pending)
+			continue;
+		if (!b->kick_busy && bq->outstanding) {
+			bq->unarmed = true;
+			continue;
+		}
+		bq->unarmed = false;
+		if (virtq_enable_kicks(&b->dev->queues[q].vq)) {
 			bq->pending = true;
 			found = true;
 		}
 	}
 	return found;
+}
+
+/* Chains posted without a kick on queues left unarmed. */
+static void unarmed_work(struct blk *b)
+{
+	for (unsigned int q = 0; q < b->nq; q++) {
+		struct blk_queue *bq = &b->queues[q];
+
+		if (bq->unarmed && !bq->pending && queue_live(bq) &&
+		    virtq_has_work(&b->dev->queues[q].vq))
+			bq->pending = true;
+	}
 }
 
 /* ---- running ------------------------------------------------------------ */
@@ -600,6 +633,7 @@ static void blk_run(struct blk *b)
 	poll = b->poll_ns > 0;
 	do {
 		do {
+			unarmed_work(b);
 			for (unsigned int q = 0; q < b->nq; q++)
 				if (b->queues[q].pending)
 					process_queue(&b->queues[q]);
@@ -664,6 +698,7 @@ static void blk_reset(struct vdev *dev)
 		bq->outstanding = 0;
 		bq->pending = false;
 		bq->completed = false;
+		bq->unarmed = false;
 	}
 }
 
@@ -672,7 +707,7 @@ const struct vdev_model vdev_blk_model = {
 	.device_id = VIRTIO_ID_BLOCK,
 	.summary = "block device backed by a raw image file or a host block device",
 	.options = "file=PATH,readonly=on|off,cache=none|writeback,serial=STR,"
-		   "discard=on|off,queues=N,queue-size=N,poll-us=N",
+		   "discard=on|off,queues=N,queue-size=N,poll-us=N,kick-busy=on|off",
 	.create = blk_create,
 	.destroy = blk_destroy,
 	.start = blk_start,

@@ -102,6 +102,7 @@ struct blk_queue {
 	struct virtq_elem *elem;	/* scratch for virtq_pop */
 	bool pending;			/* may hold buffers not popped yet */
 	bool completed;			/* pushed since the last interrupt */
+	bool unarmed;			/* kicks left off: requests in flight */
 };
 
 struct blk {
@@ -137,6 +138,7 @@ struct blk {
 	struct iovec zero_iov[BLK_ZERO_IOVS];	/* ... seen as segments */
 
 	uint64_t poll_max_ns;		/* poll-us */
+	bool kick_busy;			/* kick-busy=on: kicks even while busy */
 	uint64_t poll_ns;		/* current adaptive window */
 	uint64_t idle_since;		/* when the worker last went to sleep */
 

@@ -656,6 +656,69 @@ static void blk_queue_depth_polling(void)
 	queue_depth("poll-us=50", BLK_FEATURES & ~VDRV_F(VIRTIO_RING_F_EVENT_IDX));
 }
 
+/*
+ * kick-busy=off: a stream of writes kept DEPTH deep, each new one announced
+ * the way Linux does (a kick only when the device's avail_event asks for
+ * it). Nothing may be left behind unkicked: every request completes and
+ * lands, and once the device is idle a single request is served again
+ * (kicks are asked for as soon as nothing is in flight).
+ */
+static void kick_busy_stream(const char *opts)
+{
+	struct img *im = img_new(IMG_SIZE);
+	struct vdrv *d = blk_up(im, opts, BLK_FEATURES, 1);
+	struct vdrv_vq *vq = vdrv_vq(d, 0);
+	enum { DEPTH = 8, TOTAL = 600, LEN = 4096 };
+	static uint8_t w[TOTAL][LEN];
+	static struct rq rs[TOTAL];
+	unsigned int posted = 0, done = 0;
+	struct vdrv_used u;
+	uint8_t *file;
+	uint64_t n;
+
+	vq->auto_used_event = true;
+	for (unsigned int i = 0; i < TOTAL; i++) {
+		memset(w[i], (i * 7 + 1) & 0xff, LEN);
+		rs[i] = (struct rq){ .type = VIRTIO_BLK_T_OUT,
+				     .sector = (i % (IMG_SECTORS / 8)) * 8,
+				     .out = w[i], .out_len = LEN };
+	}
+	while (done < TOTAL) {
+		while (posted < TOTAL && posted - done < DEPTH)
+			rq_post(d, vq, &rs[posted++]);
+		vdrv_notify(vq);
+		XT_ASSERT_MSG(!vdrv_wait_used(vq, 1, WAIT_MS),
+			      "%s: stalled with %u of %u done, %u posted: %s",
+			      opts, done, TOTAL, posted, d->err);
+		while (vdrv_reap(vq, &u) == 1) {
+			rq_reaped(d, &u);
+			XT_EQ(((struct rq *)u.token)->status, VIRTIO_BLK_S_OK);
+			done++;
+		}
+	}
+	/* The stream wrapped around the image once: its last IMG_SECTORS / 8
+	 * writes are what the image holds. */
+	_Static_assert(TOTAL > IMG_SECTORS / 8, "the stream wraps");
+	file = img_read(im, &n);
+	for (unsigned int i = TOTAL - IMG_SECTORS / 8; i < TOTAL; i++)
+		XT_ASSERT_MSG(!memcmp(file + rs[i].sector * SECTOR, w[i], LEN),
+			      "%s: write %u", opts, i);
+	free(file);
+	/* Idle now: one request, announced only if the device asks. */
+	rs[0] = (struct rq){ .type = VIRTIO_BLK_T_IN, .sector = 0, .in_len = SECTOR };
+	rq_post(d, vq, &rs[0]);
+	vdrv_notify(vq);
+	reap_n(d, vq, 1);
+	XT_EQ(rs[0].status, VIRTIO_BLK_S_OK);
+}
+
+static void blk_kick_busy_off(void)
+{
+	kick_busy_stream("kick-busy=off");
+	kick_busy_stream("kick-busy=off,poll-us=20");
+	kick_busy_stream("kick-busy=on");
+}
+
 static void blk_multiqueue(void)
 {
 	struct img *im = img_new(IMG_SIZE);
@@ -1451,6 +1514,7 @@ int main(int argc, char **argv)
 		XT_CASE(blk_zero_length),
 		XT_CASE(blk_queue_depth),
 		XT_CASE(blk_queue_depth_polling),
+		XT_CASE(blk_kick_busy_off),
 		XT_CASE(blk_multiqueue),
 		XT_CASE(blk_interrupts),
 		XT_CASE(blk_no_flush_feature),

@@ -101,6 +101,7 @@ boot_lab() {
 	local dom0_args="console=hvc0 earlycon=xen xvlab.mode=$MODE" kernel_end xen_args
 	if [ "$MODE" = bench ]; then
 		dom0_args="$dom0_args xvlab.rounds=$BENCH_ROUNDS xvlab.runtime=$BENCH_RUNTIME xvlab.jobs=${BENCH_JOBS//,/+}"
+		[ -z "$BENCH_BLK_OPTS" ] || dom0_args="$dom0_args xvlab.blkopts=${BENCH_BLK_OPTS//,/+}"
 	fi
 	if [ "$MODE" = demo ] || [ "$MODE" = bench ]; then
 		# quiet: the console costs the emulated machine time
