@@ -102,6 +102,7 @@ boot_lab() {
 	if [ "$MODE" = bench ]; then
 		dom0_args="$dom0_args xvlab.rounds=$BENCH_ROUNDS xvlab.runtime=$BENCH_RUNTIME xvlab.jobs=${BENCH_JOBS//,/+}"
 		[ -z "$BENCH_BLK_OPTS" ] || dom0_args="$dom0_args xvlab.blkopts=${BENCH_BLK_OPTS//,/+}"
+		[ -z "$BENCH_DAEMON_ARGS" ] || dom0_args="$dom0_args xvlab.xvargs=${BENCH_DAEMON_ARGS// /+}"
 	fi
 	if [ "$MODE" = demo ] || [ "$MODE" = bench ]; then
 		# quiet: the console costs the emulated machine time
