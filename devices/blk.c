@@ -590,11 +590,8 @@ static bool arm_queues(struct blk *b)
 
 		if (!queue_live(bq) || bq->pending)
 			continue;
-		if (!b->kick_busy && bq->outstanding) {
-			bq->unarmed = true;
+		if (!b->kick_busy && bq->outstanding)
 			continue;
-		}
-		bq->unarmed = false;
 		if (virtq_enable_kicks(&b->dev->queues[q].vq)) {
 			bq->pending = true;
 			found = true;
@@ -603,13 +600,16 @@ static bool arm_queues(struct blk *b)
 	return found;
 }
 
-/* Chains posted without a kick on queues left unarmed. */
+/* With kick-busy=off: chains posted without a kick. Every queue's avail
+ * index is looked at: cheap, and no state to keep in step with arm_queues(). */
 static void unarmed_work(struct blk *b)
 {
+	if (b->kick_busy)
+		return;
 	for (unsigned int q = 0; q < b->nq; q++) {
 		struct blk_queue *bq = &b->queues[q];
 
-		if (bq->unarmed && !bq->pending && queue_live(bq) &&
+		if (!bq->pending && queue_live(bq) &&
 		    virtq_has_work(&b->dev->queues[q].vq))
 			bq->pending = true;
 	}
@@ -698,7 +698,6 @@ static void blk_reset(struct vdev *dev)
 		bq->outstanding = 0;
 		bq->pending = false;
 		bq->completed = false;
-		bq->unarmed = false;
 	}
 }
 

@@ -102,7 +102,6 @@ struct blk_queue {
 	struct virtq_elem *elem;	/* scratch for virtq_pop */
 	bool pending;			/* may hold buffers not popped yet */
 	bool completed;			/* pushed since the last interrupt */
-	bool unarmed;			/* kicks left off: requests in flight */
 };
 
 struct blk {

@@ -139,6 +139,17 @@ wait_domain_gone() {
 	done
 }
 
+# "pid state ppid" of every process (comm may hold spaces: cut it out).
+proc_table() {
+	sed -n 's/^\([0-9]*\) (.*) \([A-Z]\) \([0-9]*\) .*/\1 \2 \3/p' \
+		/proc/[0-9]*/stat 2>/dev/null
+}
+
+# children PID: the process's children, one a line.
+children() {
+	proc_table | awk -v p="$1" '$3 == p { print $1 }'
+}
+
 # The first "XVG <prefix>..." fact a domain reported, without "XVG ".
 fact() {
 	tr -d '\r' <"$CONSOLE_DIR/guest-$1.log" 2>/dev/null | sed -n "s/^XVG \($2.*\)/\1/p" | head -n 1
