@@ -155,20 +155,39 @@ void vdev_config_changed(struct vdev *dev)
 
 /* ---- worker ------------------------------------------------------------ */
 
-static void kick_handler(int fd, uint32_t events, void *opaque)
+static void run_queue(struct vdev_queue *qs)
 {
-	struct vdev_queue *qs = opaque;
 	struct vdev *dev = qs->dev;
-	uint64_t v;
 
-	if (read(fd, &v, sizeof(v)) < 0) {
-		/* spurious wakeup: nothing pending */
-	}
 	atomic_fetch_add_explicit(&qs->stats.wakeups, 1, memory_order_relaxed);
 	vdev_lock(dev);
 	if (vdev_running(dev) && atomic_load(&qs->ready) && !qs->vq.broken)
 		dev->model->queue_kick(dev, qs->vq.index);
 	vdev_unlock(dev);
+}
+
+static void kick_handler(int fd, uint32_t events, void *opaque)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* spurious wakeup: nothing pending */
+	}
+	run_queue(opaque);
+}
+
+/* The eventfd counts the writes it stands for. */
+static void notify_handler(int fd, uint32_t events, void *opaque)
+{
+	struct vdev_queue *qs = opaque;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return;		/* spurious: nothing pending */
+	atomic_fetch_add_explicit(&qs->stats.notifies, v, memory_order_relaxed);
+	atomic_fetch_add_explicit(&qs->stats.fd_notifies, v,
+				  memory_order_relaxed);
+	run_queue(qs);
 }
 
 static void fd_handler(int fd, uint32_t events, void *opaque)
@@ -239,6 +258,11 @@ void vdev_kick(struct vdev *dev, unsigned int q)
 		atomic_fetch_add_explicit(&dev->queues[q].stats.notifies, 1,
 					  memory_order_relaxed);
 	wake_queue(dev, q);
+}
+
+int vdev_notify_fd(const struct vdev *dev, unsigned int q)
+{
+	return q < dev->num_queues ? dev->queues[q].notify_fd : -1;
 }
 
 uint32_t vdev_isr_read(struct vdev *dev)
@@ -497,7 +521,12 @@ static int setup_kicks(struct vdev *dev)
 		qs->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (qs->kick_fd < 0)
 			return -errno;
-		if (vloop_add_fd(dev->loop, qs->kick_fd, EPOLLIN, kick_handler, qs))
+		qs->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (qs->notify_fd < 0)
+			return -errno;
+		if (vloop_add_fd(dev->loop, qs->kick_fd, EPOLLIN, kick_handler, qs) ||
+		    vloop_add_fd(dev->loop, qs->notify_fd, EPOLLIN,
+				 notify_handler, qs))
 			return -errno;
 	}
 	return 0;
@@ -523,7 +552,7 @@ struct vdev *vdev_new(struct vopts *o, const char *name, char *err,
 	pthread_mutex_init(&dev->lock, NULL);
 	vlog_limit_init(&dev->guest_log);
 	for (unsigned int q = 0; q < VDEV_MAX_QUEUES; q++)
-		dev->queues[q].kick_fd = -1;
+		dev->queues[q].kick_fd = dev->queues[q].notify_fd = -1;
 	/* The loop exists before create, so a model may watch fds from it. */
 	dev->loop = vloop_new();
 	if (!dev->loop) {
@@ -585,9 +614,12 @@ void vdev_free(struct vdev *dev)
 	}
 	while (dev->fds)
 		vdev_del_fd(dev, dev->fds->fd);
-	for (unsigned int q = 0; q < VDEV_MAX_QUEUES; q++)
+	for (unsigned int q = 0; q < VDEV_MAX_QUEUES; q++) {
 		if (dev->queues[q].kick_fd >= 0)
 			close(dev->queues[q].kick_fd);
+		if (dev->queues[q].notify_fd >= 0)
+			close(dev->queues[q].notify_fd);
+	}
 	vloop_free(dev->loop);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);

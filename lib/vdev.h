@@ -75,7 +75,8 @@ struct vdev_model {
 /* What happened on a queue since the device was made (any thread). */
 struct vdev_queue_stats {
 	struct virtq_stats vq;		/* chains and bytes (virtq.h) */
-	_Atomic uint64_t notifies;	/* QueueNotify writes */
+	_Atomic uint64_t notifies;	/* QueueNotify writes (both ways) */
+	_Atomic uint64_t fd_notifies;	/* of them, through notify_fd */
 	_Atomic uint64_t wakeups;	/* worker runs for them */
 	_Atomic uint64_t irqs;		/* interrupts raised for the queue */
 	_Atomic uint64_t irqs_suppressed; /* completions the driver asked not
@@ -94,6 +95,12 @@ struct vdev_queue {
 	uint64_t driver;
 	uint64_t device;
 	int kick_fd;			/* eventfd read by the worker */
+	/*
+	 * Also read by the worker: an eventfd that something outside this
+	 * process signals once per QueueNotify write it answered itself (Dom0's
+	 * kernel for a Xen guest, a vhost-user frontend's kick).
+	 */
+	int notify_fd;
 };
 
 typedef void vdev_irq_fn(struct vdev *dev, void *opaque);
@@ -165,6 +172,8 @@ void vdev_config_write(struct vdev *dev, uint32_t off, unsigned int size,
 
 /* ---- lock-free transport side ---- */
 void vdev_kick(struct vdev *dev, unsigned int q);
+/* Queue q's notify_fd (above), or -1 if q is no queue. */
+int vdev_notify_fd(const struct vdev *dev, unsigned int q);
 uint32_t vdev_isr_read(struct vdev *dev);
 void vdev_isr_ack(struct vdev *dev, uint32_t bits);
 

@@ -5,6 +5,7 @@
  * buffered forms Arm never sends but x86 does, and hostile field values.
  */
 #define __XEN_TOOLS__ 1
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +317,56 @@ static void slot_served_once(void)
 	XT_EQ(gs.generations, 1);
 }
 
+/*
+ * Queues whose QueueNotify Dom0's kernel answers: exactly the writes the
+ * kernel's handler matches are left READY for it (it runs for every event
+ * of the slot's channel); every other access is served here as before.
+ */
+static void slot_left_to_kernel(void)
+{
+	struct env *e = env_new();
+	const uint64_t notify = WIN_BASE + 0x50;
+	struct {
+		ioreq_t r;
+		bool claimed;
+	} t[] = {
+		{ req(notify, 4, IOREQ_WRITE, 0), true },
+		{ req(notify, 4, IOREQ_WRITE, 2), true },
+		/* the kernel masks the value with 0xffff */
+		{ req(notify, 4, IOREQ_WRITE, 0x10002), true },
+		{ req(notify, 4, IOREQ_WRITE, 1), false },	/* not handed over */
+		{ req(notify, 4, IOREQ_WRITE, 63), false },
+		{ req(notify, 4, IOREQ_WRITE, 64), false },
+		{ req(notify, 2, IOREQ_WRITE, 0), false },	/* other size */
+		{ req(notify, 8, IOREQ_WRITE, 0), false },
+		{ req(notify, 4, IOREQ_READ, 0), false },
+		{ req(notify + 4, 4, IOREQ_WRITE, 0), false },	/* other register */
+		{ req(notify - WIN_SIZE, 4, IOREQ_WRITE, 0), false },
+	};
+	unsigned int writes = 0;
+
+	e->ws.w[0].kernel_vqs = 1ull << 0 | 1ull << 2;
+	for (unsigned int i = 0; i < XT_COUNT(t); i++) {
+		ioreq_t slot = t[i].r;
+		bool notified;
+
+		slot.state = STATE_IOREQ_READY;
+		XT_EQ(xenio_kernel_claims(&e->ws, &t[i].r), t[i].claimed);
+		notified = xenio_serve_slot(&e->ws, e->gm, &slot, &e->st);
+		XT_EQ(notified, !t[i].claimed);
+		XT_EQ(slot.state, t[i].claimed ? STATE_IOREQ_READY :
+					       STATE_IORESP_READY);
+		writes += !t[i].claimed && t[i].r.dir == IOREQ_WRITE &&
+			  t[i].r.addr >= WIN_BASE;
+	}
+	XT_EQ(e->regs.writes, writes);
+	/* INVALIDATE is never the kernel's */
+	ioreq_t inv = { .type = IOREQ_TYPE_INVALIDATE, .addr = notify,
+			.size = 4, .state = STATE_IOREQ_READY };
+	XT_ASSERT(!xenio_kernel_claims(&e->ws, &inv));
+	XT_ASSERT(xenio_serve_slot(&e->ws, e->gm, &inv, &e->st));
+}
+
 static const struct xt_case cases[] = {
 	XT_CASE(ioreq_read_write_sizes),
 	XT_CASE(ioreq_bad_size_refused),
@@ -330,6 +381,7 @@ static const struct xt_case cases[] = {
 	XT_CASE(buffered_writes_in_order),
 	XT_CASE(buffered_inconsistent_pointers),
 	XT_CASE(slot_served_once),
+	XT_CASE(slot_left_to_kernel),
 };
 
 int main(int argc, char **argv)

@@ -208,18 +208,21 @@ static void queue_stats(FILE *f, bool json, const struct vdev *dev,
 	const char *fmt = json ?
 		"%s{\"queue\":%u,\"popped\":%" PRIu64 ",\"pushed\":%" PRIu64
 		",\"bytes_out\":%" PRIu64 ",\"bytes_in\":%" PRIu64
-		",\"notifies\":%" PRIu64 ",\"wakeups\":%" PRIu64
+		",\"notifies\":%" PRIu64 ",\"fd_notifies\":%" PRIu64
+		",\"wakeups\":%" PRIu64
 		",\"irqs\":%" PRIu64 ",\"irqs_suppressed\":%" PRIu64
 		",\"refused\":%" PRIu64 "}" :
 		"%squeue %u popped=%" PRIu64 " pushed=%" PRIu64
 		" bytes_out=%" PRIu64 " bytes_in=%" PRIu64
-		" notifies=%" PRIu64 " wakeups=%" PRIu64
+		" notifies=%" PRIu64 " fd_notifies=%" PRIu64
+		" wakeups=%" PRIu64
 		" irqs=%" PRIu64 " irqs_suppressed=%" PRIu64
 		" refused=%" PRIu64 "\n";
 
 	fprintf(f, fmt, json ? (first ? "" : ",") : "", q,
 		get(&s->vq.popped), get(&s->vq.pushed), get(&s->vq.bytes_out),
-		get(&s->vq.bytes_in), get(&s->notifies), get(&s->wakeups),
+		get(&s->vq.bytes_in), get(&s->notifies), get(&s->fd_notifies),
+		get(&s->wakeups),
 		get(&s->irqs), get(&s->irqs_suppressed), get(&s->vq.refused));
 }
 

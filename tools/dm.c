@@ -212,6 +212,7 @@ static int serve(struct dm *d, int sfd)
 		.n_slots = d->n_slots, .use_xenstore = !d->a->no_xenstore,
 		.wait = NODE_WAIT_S, .link = link,
 		.sandbox = link >= 0 ? &sb : NULL,
+		.no_kernel_events = d->a->no_kernel_events,
 	};
 	g = guest_new(&c);
 	if (!g)

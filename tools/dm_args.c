@@ -204,9 +204,13 @@ static int own_option(struct xvdm_args *a, int argc, char *const argv[],
 		a->no_sandbox = true;
 		return 0;
 	}
+	if (!eq && is(opt, n, "--no-kernel-events")) {
+		a->no_kernel_events = true;
+		return 0;
+	}
 	if (!is(opt, n, "--device") && !is(opt, n, "--log-level") &&
 	    !is(opt, n, "--runas")) {
-		snprintf(err, errlen, "unknown option '%s' (device_model_args take --device SPEC, --log-level L, --runas USER, --no-xenstore, --no-sandbox)",
+		snprintf(err, errlen, "unknown option '%s' (device_model_args take --device SPEC, --log-level L, --runas USER, --no-xenstore, --no-sandbox, --no-kernel-events)",
 			 opt);
 		return -EINVAL;
 	}

@@ -50,6 +50,7 @@ struct xvdm_args {
 	const char *chroot;		/* -chroot, or NULL */
 	bool domid_restrict;		/* -xen-domid-restrict */
 	bool no_sandbox;		/* --no-sandbox */
+	bool no_kernel_events;		/* --no-kernel-events */
 	unsigned int n_ignored;
 	struct xvdm_ignored ignored[XVDM_MAX_IGNORED];
 	unsigned int n_unlisted;	/* ignored beyond XVDM_MAX_IGNORED */

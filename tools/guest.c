@@ -42,6 +42,7 @@ struct slot {
 	bool initwait;			/* told libxl InitWait */
 	bool connected;
 	bool closed;
+	bool kernel_notify;		/* its queues handed to Dom0's kernel */
 };
 
 struct guest {
@@ -64,6 +65,8 @@ struct guest {
 	atomic_bool contained;		/* in the sandbox: no xs, no xch */
 	long probe;			/* XV_TEST_PROBE_DOMID, or -1 */
 	struct xvconf *conf;		/* device options per node, or NULL */
+	bool kernel_events;		/* may hand work to Dom0's kernel */
+	bool server_told;		/* the monitor knows the ioreq server */
 	char name[64];			/* the domain's name, for conf */
 	unsigned int n_slots;
 	struct slot *slots[VSLOT_MAX];
@@ -240,6 +243,43 @@ static void connect_slot(struct guest *g, struct slot *s)
 	}
 }
 
+/*
+ * Where Dom0's kernel can (privcmd eventfds, Linux 6.7+), it answers the
+ * slot's QueueNotify writes and raises its interrupt: the vCPU resumes
+ * without waiting for this process, and the worker is woken from the
+ * kernel. Only with a monitor, which takes the ioreq server down should
+ * this process die (monitor.h). Every other register stays with us.
+ */
+static void use_kernel_events(struct guest *g, struct slot *s)
+{
+	unsigned int q, n = 0;
+	int rc = 0;
+
+	if (!g->kernel_events || !g->enabled)
+		return;
+	if (!xirq_use_kernel(g->xirq, s->irq))
+		log_info("domain %u: %s: Dom0's kernel raises SPI %u", g->domid,
+			 s->dev->name, s->irq);
+	if (s->kernel_notify)
+		return;
+	if (!g->server_told) {
+		if (xvmon_send(g->link, XVMON_SERVER, xenio_server_id(g->io), NULL))
+			return;
+		g->server_told = true;
+	}
+	s->kernel_notify = true;
+	for (q = 0; q < s->dev->num_queues && !rc; q++) {
+		rc = xenio_kernel_notify(g->io, s->base, q, vdev_notify_fd(s->dev, q));
+		n += !rc;
+	}
+	if (rc && rc != -EOPNOTSUPP)
+		log_warn("domain %u: %s: queue %u stays with this process: %s",
+			 g->domid, s->dev->name, q - 1, strerror(-rc));
+	if (n)
+		log_info("domain %u: %s: Dom0's kernel answers QueueNotify of %u queue(s)",
+			 g->domid, s->dev->name, n);
+}
+
 static void mark_connected(struct guest *g)
 {
 	g->connect_pending = false;
@@ -285,6 +325,7 @@ static void attach_node(struct guest *g, const struct xvxs_node *nd)
 		s->irq = nd->irq;
 	}
 	snprintf(s->node, sizeof(s->node), "%.*s", (int)sizeof(s->node) - 1, nd->path);
+	use_kernel_events(g, s);
 	connect_slot(g, s);
 }
 
@@ -625,8 +666,11 @@ struct guest *guest_new(const struct guest_config *c)
 		goto fail;
 	}
 	g->enabled = true;
-	for (unsigned int i = 0; i < g->n_slots; i++)
+	g->kernel_events = g->link >= 0 && !c->no_kernel_events;
+	for (unsigned int i = 0; i < g->n_slots; i++) {
+		use_kernel_events(g, g->slots[i]);
 		connect_slot(g, g->slots[i]);
+	}
 	return g;
 fail_devs:
 	for (unsigned int i = 0; i < c->n_slots; i++) {

@@ -7,6 +7,7 @@
 #ifndef XV_TOOLS_GUEST_H
 #define XV_TOOLS_GUEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sandbox.h"
@@ -25,6 +26,8 @@ struct guest_config {
 	const char *config;		/* options for nodes (svc_conf.h), or NULL */
 	int link;			/* to the monitor (monitor.h), or -1 */
 	const struct xvsb_config *sandbox;	/* entered with a link */
+	bool no_kernel_events;		/* never hand QueueNotify or the
+					 * interrupt to Dom0's kernel */
 };
 
 /*

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <xenctrl.h>
+#include <xendevicemodel.h>
 #include <xenstore.h>
 
 #include "ctl.h"
@@ -42,6 +43,8 @@ struct mon {
 	int link;
 	bool contained;
 	bool released;			/* RELEASE of everything sent */
+	long ioreq_server;		/* SERVER's id, or -1 */
+	bool killed;			/* the server ended by a signal */
 	unsigned long bad;		/* messages not understood */
 	xc_interface *xch;
 	xen_domain_handle_t handle;
@@ -185,6 +188,11 @@ static void on_message(struct mon *m, const struct xvmon_msg *msg)
 		snprintf(m->nodes[m->n].path, XVMON_NODE_LEN, "%s", msg->node);
 		m->n++;
 		return;
+	case XVMON_SERVER:
+		if (m->contained || m->ioreq_server >= 0 || msg->slot > 0xffff)
+			break;
+		m->ioreq_server = msg->slot;
+		return;
 	case XVMON_CONTAINED:
 		if (m->contained || take_over(m))
 			break;
@@ -264,6 +272,7 @@ static int server_status(struct mon *m)
 			return 1;
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
+	m->killed = true;
 	if (WTERMSIG(st) == SIGSYS)
 		log_err("the server was killed by its system call filter (SIGSYS): a system call it needs is missing from the list in sandbox.c");
 	else
@@ -304,6 +313,27 @@ static void run(struct mon *m)
 	}
 }
 
+/*
+ * The server died without taking back what Dom0's kernel answers for it:
+ * Linux keeps binding the ioreq server's event channels to a handler that
+ * reads the dead process's ioreq page. Destroying the server closes the
+ * channels, so that handler never runs again.
+ */
+static void destroy_ioreq_server(struct mon *m)
+{
+	xendevicemodel_handle *dm = xendevicemodel_open(NULL, 0);
+
+	if (!dm || xendevicemodel_destroy_ioreq_server(dm, m->c->domid,
+						       m->ioreq_server))
+		log_err("monitor: cannot destroy ioreq server %ld of the dead server: %m",
+			m->ioreq_server);
+	else
+		log_info("monitor: ioreq server %ld of the dead server destroyed",
+			 m->ioreq_server);
+	if (dm)
+		xendevicemodel_close(dm);
+}
+
 static void monitor_main(struct mon *m)
 {
 	int keep[] = { m->link, m->c->signal_fd, vlog_fd() };
@@ -325,6 +355,8 @@ static void monitor_main(struct mon *m)
 	}
 	run(m);
 	status = server_status(m);
+	if (m->killed && m->ioreq_server >= 0)
+		destroy_ioreq_server(m);
 	/* The server's control socket, which its sandbox cannot unlink. */
 	xvctl_path(m->c->domid, ctl, sizeof(ctl));
 	unlink(ctl);
@@ -347,7 +379,7 @@ int xvmon_split(const struct xvmon_config *c)
 		log_err("cannot make the monitor's link: %m");
 		return -1;
 	}
-	m = (struct mon){ .c = c, .link = sv[0] };
+	m = (struct mon){ .c = c, .link = sv[0], .ioreq_server = -1 };
 	m.server = fork();
 	if (m.server < 0) {
 		log_err("cannot fork the server: %m");
@@ -360,8 +392,13 @@ int xvmon_split(const struct xvmon_config *c)
 		monitor_main(&m);
 	}
 	close(sv[0]);
-	/* Without its monitor the server could not answer libxl: it ends. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+	/*
+	 * Without its monitor the server could not answer libxl: it ends, and
+	 * cleanly (SIGTERM comes through its stop signals), since nobody else
+	 * would take back what Dom0's kernel does for it. Changing its user in
+	 * the sandbox clears this; from then on the closed link stops it.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent)
 		_exit(1);
 	return sv[1];
 }

@@ -9,10 +9,15 @@
  * them: it runs libxl's backend-state handshake for the nodes the server
  * hands over, watches the domain, and tells the server when to let guest
  * memory go and when to stop. It forwards stop signals, and ends with the
- * server, with its exit status; the server ends with it (PDEATHSIG).
+ * server, with its exit status; the server ends with it (SIGTERM from
+ * PDEATHSIG before the sandbox, the closed link in it).
  *
  * The link is a SOCK_SEQPACKET pair of fixed-size messages:
  *   server -> monitor: NODE (a node it serves, before CONTAINED),
+ *                      SERVER (slot: the id of an ioreq server whose
+ *                      QueueNotify Dom0's kernel answers, before CONTAINED;
+ *                      destroyed by the monitor if the server is killed,
+ *                      as Linux keeps such an ioeventfd past its process),
  *                      CONTAINED (it holds no xenstore from now on),
  *                      RELEASED (done with a RELEASE)
  *   monitor -> server: RELEASE (a slot's or every slot's guest memory:
@@ -36,6 +41,7 @@ enum xvmon_type {
 	XVMON_RELEASE,
 	XVMON_RELEASED,
 	XVMON_STOP,
+	XVMON_SERVER,
 };
 
 #define XVMON_ALL UINT32_MAX

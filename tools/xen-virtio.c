@@ -36,6 +36,7 @@ struct options {
 	const char *config;
 	const char *runas;
 	int no_sandbox;
+	int no_kernel_events;
 	const char *argv0;
 	char *child_args[16];		/* what --service passes on */
 	unsigned int n_child_args;
@@ -64,6 +65,9 @@ static void usage(FILE *f)
 "      --runas USER      the sandbox's user: USER, UID:GID, base:UID (UID +\n"
 "                        domid) or root; default base:" XVSB_STR(XVSB_DEFAULT_UID_BASE) "\n"
 "      --no-sandbox      serve from one unrestricted process (debugging)\n"
+"      --no-kernel-events  answer QueueNotify and raise interrupts from this\n"
+"                        process even where Dom0's kernel could (privcmd\n"
+"                        ioeventfd/irqfd, Linux 6.7+)\n"
 "  -c, --config FILE     device options for libxl's backend nodes, one rule\n"
 "                        a line: GUEST NODE SPEC (see the manual page)\n"
 "      --service         serve every guest libxl creates with virtio nodes,\n"
@@ -208,6 +212,8 @@ static int child_args(struct options *o, const char *level, const char *file,
 	}
 	if (o->no_sandbox)
 		a[n++] = "--no-sandbox";
+	if (o->no_kernel_events)
+		a[n++] = "--no-kernel-events";
 	if (level) {
 		a[n++] = "--log-level";
 		a[n++] = (char *)level;
@@ -234,6 +240,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "service", no_argument, NULL, 's' },
 		{ "runas", required_argument, NULL, 'R' },
 		{ "no-sandbox", no_argument, NULL, 'U' },
+		{ "no-kernel-events", no_argument, NULL, 'K' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log-file", required_argument, NULL, 'F' },
 		{ "syslog", no_argument, NULL, 'S' },
@@ -286,6 +293,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'U':
 			o->no_sandbox = 1;
+			break;
+		case 'K':
+			o->no_kernel_events = 1;
 			break;
 		case 'l':
 			level = optarg;
@@ -423,6 +433,7 @@ static int serve(struct options *o)
 		.use_xenstore = o->use_xenstore, .wait = o->wait,
 		.config = o->config, .link = link,
 		.sandbox = link >= 0 ? &sb : NULL,
+		.no_kernel_events = o->no_kernel_events,
 	};
 	g = guest_new(&c);
 	if (!g)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <xenctrl.h>
 #include <xendevicemodel.h>
@@ -26,7 +27,16 @@
 
 #include "ioreq_handle.h"
 #include "log.h"
+#include "privcmd_ev.h"
 #include "xenio.h"
+
+/* A QueueNotify the kernel answers; fd is our own copy of the eventfd,
+ * which the kernel's deassign needs. */
+struct xenio_knotify {
+	uint64_t base;
+	uint32_t vq;
+	int fd;
+};
 
 struct xenio {
 	uint32_t domid;
@@ -45,6 +55,10 @@ struct xenio {
 	evtchn_port_t *ports;		/* local port of each vCPU */
 	struct xenio_windows windows;
 	struct xenio_stats stats;
+	int privcmd;			/* for the kernel's ioeventfds, or -1 */
+	bool kernel_refused;		/* the kernel cannot: stop asking */
+	unsigned int n_kn;
+	struct xenio_knotify *kn;
 };
 
 static const char *ioreq_hint(int err)
@@ -115,6 +129,7 @@ int xenio_open(struct xenio **out, uint32_t domid, struct gmem *gm,
 		return -ENOMEM;
 	x->domid = domid;
 	x->gm = gm;
+	x->privcmd = -1;
 	x->dm = xendevicemodel_open(NULL, 0);
 	x->fm = xenforeignmemory_open(NULL, 0);
 	x->xce = xenevtchn_open(NULL, 0);
@@ -242,6 +257,11 @@ int xenio_enable(struct xenio *x, char *err, size_t errlen)
 	return 0;
 }
 
+unsigned int xenio_server_id(const struct xenio *x)
+{
+	return x->id;
+}
+
 int xenio_fd(const struct xenio *x)
 {
 	return xenevtchn_fd(x->xce);
@@ -296,10 +316,107 @@ void xenio_dispatch(struct xenio *x)
 	}
 }
 
+static struct xenio_window *window_at(struct xenio *x, uint64_t base)
+{
+	for (unsigned int i = 0; i < x->windows.n; i++)
+		if (x->windows.w[i].base == base)
+			return &x->windows.w[i];
+	return NULL;
+}
+
+static int ioeventfd(struct xenio *x, const struct xenio_knotify *k,
+		     uint32_t flags)
+{
+	struct xv_privcmd_ioeventfd a = {
+		.ioreq = (uintptr_t)x->page, .ports = (uintptr_t)x->ports,
+		.addr = k->base, .addr_len = 4, .event_fd = k->fd,
+		.vcpus = x->nr_vcpus, .vq = k->vq, .flags = flags,
+		.dom = x->domid,
+	};
+
+	return ioctl(x->privcmd, XV_IOCTL_PRIVCMD_IOEVENTFD, &a) ? -errno : 0;
+}
+
+static int kernel_refuses(struct xenio *x, int err)
+{
+	x->kernel_refused = true;
+	log_info("domain %u: QueueNotify is answered by this process: %s",
+		 x->domid, err == -ENOTTY || err == -EOPNOTSUPP ?
+		 "Dom0's kernel has no privcmd ioeventfd (Linux 6.7+ with CONFIG_XEN_PRIVCMD_EVENTFD)" :
+		 strerror(-err));
+	return -EOPNOTSUPP;
+}
+
+int xenio_kernel_notify(struct xenio *x, uint64_t base, unsigned int vq,
+			int fd)
+{
+	struct xenio_window *w = window_at(x, base);
+	struct xenio_knotify k = { base, vq, -1 }, *kn;
+	int rc;
+
+	if (x->kernel_refused)
+		return -EOPNOTSUPP;
+	if (!x->enabled || !w || vq >= 64)
+		return -EINVAL;
+	/* The kernel takes the first page of the ioreq mapping as the
+	 * synchronous page: not so with a buffered page in front (x86). */
+	if (x->buf_page)
+		return kernel_refuses(x, -EOPNOTSUPP);
+	if (x->privcmd < 0) {
+		x->privcmd = xv_privcmd_open(x->domid);
+		if (x->privcmd < 0)
+			return kernel_refuses(x, x->privcmd);
+	}
+	kn = realloc(x->kn, (x->n_kn + 1) * sizeof(*kn));
+	if (!kn)
+		return -ENOMEM;
+	x->kn = kn;
+	k.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (k.fd < 0)
+		return -errno;
+	rc = ioeventfd(x, &k, 0);
+	if (rc) {
+		close(k.fd);
+		if (rc == -ENOTTY || rc == -EOPNOTSUPP)
+			return kernel_refuses(x, rc);
+		return rc;
+	}
+	x->kn[x->n_kn++] = k;
+	w->kernel_vqs |= 1ull << vq;
+	return 0;
+}
+
+unsigned int xenio_kernel_notifies(const struct xenio *x)
+{
+	return x->n_kn;
+}
+
+/* Before the ports go: the kernel's handler shares their interrupts. */
+static void kernel_notify_stop(struct xenio *x)
+{
+	for (unsigned int i = 0; i < x->n_kn; i++) {
+		struct xenio_window *w = window_at(x, x->kn[i].base);
+
+		if (w)
+			w->kernel_vqs &= ~(1ull << x->kn[i].vq);
+		if (ioeventfd(x, &x->kn[i], XV_PRIVCMD_FLAG_DEASSIGN))
+			log_warn("domain %u: cannot take back QueueNotify of queue %u at 0x%" PRIx64 " from the kernel: %m",
+				 x->domid, x->kn[i].vq, x->kn[i].base);
+		close(x->kn[i].fd);
+	}
+	free(x->kn);
+	x->kn = NULL;
+	x->n_kn = 0;
+	if (x->privcmd >= 0)
+		close(x->privcmd);
+	x->privcmd = -1;
+}
+
 void xenio_close(struct xenio *x)
 {
 	if (!x)
 		return;
+	kernel_notify_stop(x);
 	for (unsigned int v = 0; x->ports && v < x->nr_vcpus; v++)
 		if (x->ports[v])
 			xenevtchn_unbind(x->xce, x->ports[v]);

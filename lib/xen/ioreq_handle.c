@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <linux/virtio_mmio.h>
+
 #include "ioreq_handle.h"
 #include "log.h"
+#include "privcmd_ev.h"
 
 /* One process serves one guest: what it sends that nobody handles is
  * logged through one limit. */
@@ -36,7 +39,9 @@ int xenio_windows_add(struct xenio_windows *ws, uint64_t base, uint64_t size,
 		snprintf(err, errlen, "too many MMIO windows");
 		return -ENOSPC;
 	}
-	ws->w[ws->n++] = (struct xenio_window){ base, size, rd, wr, opaque };
+	ws->w[ws->n++] = (struct xenio_window){
+		.base = base, .size = size, .rd = rd, .wr = wr, .opaque = opaque,
+	};
 	return 0;
 }
 
@@ -127,6 +132,22 @@ static void serve(struct xenio_windows *ws, struct gmem *gm, ioreq_t *req,
 	xenio_handle(ws, gm, req, st);
 }
 
+bool xenio_kernel_claims(const struct xenio_windows *ws, const ioreq_t *req)
+{
+	uint32_t vq = req->data & XV_PRIVCMD_VQ_MASK;
+
+	if (req->type != IOREQ_TYPE_COPY || req->dir != IOREQ_WRITE ||
+	    req->size != 4 || vq >= 64)
+		return false;
+	for (unsigned int i = 0; i < ws->n; i++) {
+		const struct xenio_window *w = &ws->w[i];
+
+		if (w->kernel_vqs && req->addr == w->base + VIRTIO_MMIO_QUEUE_NOTIFY)
+			return w->kernel_vqs >> vq & 1;
+	}
+	return false;
+}
+
 /* volatile: the slot is shared with the hypervisor (state is a bitfield) */
 bool xenio_serve_slot(struct xenio_windows *ws, struct gmem *gm,
 		      volatile ioreq_t *slot, struct xenio_stats *st)
@@ -138,6 +159,8 @@ bool xenio_serve_slot(struct xenio_windows *ws, struct gmem *gm,
 	/* Read the request only after seeing READY. */
 	atomic_thread_fence(memory_order_acquire);
 	memcpy(&req, (const ioreq_t *)slot, sizeof(req));
+	if (xenio_kernel_claims(ws, &req))
+		return false;
 	slot->state = STATE_IOREQ_INPROCESS;
 	serve(ws, gm, &req, st);
 	if (req.dir == IOREQ_READ)

@@ -27,6 +27,8 @@ struct xenio_window {
 	xenio_read_fn *rd;
 	xenio_write_fn *wr;
 	void *opaque;
+	uint64_t kernel_vqs;	/* queues whose QueueNotify Dom0's kernel
+				 * answers (privcmd ioeventfd) */
 };
 
 struct xenio_windows {
@@ -43,11 +45,17 @@ int xenio_windows_add(struct xenio_windows *ws, uint64_t base, uint64_t size,
 void xenio_handle(struct xenio_windows *ws, struct gmem *gm, ioreq_t *req,
 		  struct xenio_stats *st);
 /*
+ * Whether Dom0's kernel answers req (a QueueNotify write of a queue in some
+ * window's kernel_vqs): the kernel's own match, exactly. Its handler runs
+ * for every event of the slot's channel, so such a slot is left to it.
+ */
+bool xenio_kernel_claims(const struct xenio_windows *ws, const ioreq_t *req);
+/*
  * Serve the request in one vCPU's slot of the shared page, if there is one
  * (state IOREQ_READY): read it once, mark it INPROCESS, serve it
  * (INVALIDATE starts a new generation of gm), store a read's result and
  * set IORESP_READY after it. True when the vCPU is to be notified; a slot
- * in any other state is left as it is.
+ * in any other state, or one the kernel claims, is left as it is.
  */
 bool xenio_serve_slot(struct xenio_windows *ws, struct gmem *gm,
 		      volatile ioreq_t *slot, struct xenio_stats *st);

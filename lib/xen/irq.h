@@ -19,6 +19,14 @@ struct xirq;
 
 struct xirq *xirq_open(uint32_t domid);
 void xirq_close(struct xirq *xi);
+/*
+ * From now on let Dom0's kernel raise irq (privcmd irqfd, Linux 6.7+): an
+ * edge is then a write to an eventfd, on which the kernel issues the same
+ * dm_op, instead of a dm_op through the library. Call before the line is
+ * in use, from one thread. 0; -EOPNOTSUPP where the kernel cannot (logged
+ * once: this process goes on raising it); -errno.
+ */
+int xirq_use_kernel(struct xirq *xi, unsigned int irq);
 /* Send one edge on the guest's interrupt line irq. 0 or -errno. */
 int xirq_edge(struct xirq *xi, unsigned int irq);
 

@@ -36,6 +36,23 @@ int xenio_add_mmio(struct xenio *x, uint64_t base, uint64_t size,
 		   char *err, size_t errlen);
 /* Enable the server and bind every vCPU's event channel. */
 int xenio_enable(struct xenio *x, char *err, size_t errlen);
+/*
+ * Let Dom0's kernel answer the guest's writes of vq to QueueNotify of the
+ * window at base (privcmd ioeventfd, Linux 6.7+): each becomes a count on
+ * the eventfd fd (duplicated, so the caller may close its own), and the
+ * vCPU resumes without waiting for this process. After xenio_enable.
+ * 0; -EOPNOTSUPP where Dom0's kernel or the ioreq page layout cannot
+ * (logged once; this process keeps answering); -errno.
+ *
+ * Linux does not undo this when the process dies: xenio_close() must run,
+ * or the ioreq server must be destroyed by someone else (the monitor).
+ */
+int xenio_kernel_notify(struct xenio *x, uint64_t base, unsigned int vq,
+			int fd);
+/* How many queues' QueueNotify the kernel answers. */
+unsigned int xenio_kernel_notifies(const struct xenio *x);
+/* The ioreq server's id (for a monitor that may have to destroy it). */
+unsigned int xenio_server_id(const struct xenio *x);
 /* The fd to poll for requests (readable when an event channel fired). */
 int xenio_fd(const struct xenio *x);
 /* Serve every pending request. */

@@ -18,7 +18,9 @@
  * generations add up.
  *
  * Input layout (missing bytes read as zero):
- *	0	vCPUs: 1 + b % 128 (the most one page holds)
+ *	0	vCPUs: 1 + b % 128 (the most one page holds); bit 7: Dom0's
+ *		kernel answers QueueNotify of queues 0, 1 and 3 of the first
+ *		window (privcmd ioeventfd), whose slots must be left alone
  *	1	records: b % 65 (as many as there are)
  *	2-	the 28-byte records, then the rest as a buffered page
  * Record:
@@ -38,6 +40,7 @@
  */
 #define _GNU_SOURCE
 #define __XEN_TOOLS__ 1
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +68,12 @@ struct flight {
 	uint32_t off;
 };
 
+/* The queues whose QueueNotify the kernel takes with byte 0's bit 7. */
+#define KERNEL_VQS 0xbull
+#define KERNEL_NOTIFY 0x02000050ull
+
 struct run {
+	bool kernel;			/* KERNEL_VQS handed to the kernel */
 	struct xenio_windows ws;
 	struct xenio_stats st;
 	ioreq_t *slots;
@@ -197,6 +205,16 @@ static void fly(struct run *r, uint8_t b)
 		abort();
 }
 
+/* The kernel's match, restated: a 4-byte write of a handed-over queue. */
+static bool kernel_takes(const struct run *r, const ioreq_t *q)
+{
+	uint32_t vq = q->data & 0xffff;
+
+	return r->kernel && q->type == IOREQ_TYPE_COPY && q->dir == IOREQ_WRITE &&
+	       q->size == 4 && q->addr == KERNEL_NOTIFY && vq < 64 &&
+	       (KERNEL_VQS >> vq & 1);
+}
+
 /* Serve the vCPUs in order (or reverse) as their event channels fire. */
 static void fire(struct run *r, unsigned int first, unsigned int n, bool rev)
 {
@@ -211,7 +229,8 @@ static void fire(struct run *r, unsigned int first, unsigned int n, bool rev)
 	gmem_get_stats(gm, &gs0);
 	for (unsigned int k = 0; k < n; k++) {
 		unsigned int v = first + (rev ? n - 1 - k : k);
-		bool ready = before[v].state == STATE_IOREQ_READY;
+		bool ready = before[v].state == STATE_IOREQ_READY &&
+			     !kernel_takes(r, &before[v]);
 
 		if (xenio_serve_slot(&r->ws, gm, &r->slots[v], &r->st) != ready)
 			abort();
@@ -221,7 +240,8 @@ static void fire(struct run *r, unsigned int first, unsigned int n, bool rev)
 	for (unsigned int v = 0; v < r->n; v++) {
 		ioreq_t want = before[v];
 
-		if (v >= first && v < first + n && want.state == STATE_IOREQ_READY) {
+		if (v >= first && v < first + n && want.state == STATE_IOREQ_READY &&
+		    !kernel_takes(r, &want)) {
 			want.state = STATE_IORESP_READY;
 			if (want.dir == IOREQ_READ)
 				want.data = r->slots[v].data;
@@ -269,6 +289,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (xenio_windows_add(&r.ws, 0x02000000, 0x200, rd, wr, regs[0], err, sizeof(err)) ||
 	    xenio_windows_add(&r.ws, 0xa0000, 0x200, rd, wr, regs[1], err, sizeof(err)))
 		abort();
+	r.kernel = size && data[0] & 0x80;
+	if (r.kernel)
+		r.ws.w[0].kernel_vqs = KERNEL_VQS;
 	r.slots = calloc(1, IOREQ_PAGE);
 	bp = calloc(1, sizeof(*bp));
 	if (!r.slots || !bp)

@@ -113,7 +113,8 @@ tests/fuzz/fuzz_qmp: $(XV_FUZZ_QMP_SRC) $(srcdir)/tools/qmp_proto.h
 	$(AM_V_CCLD)$(FUZZ_CC) $(XV_FUZZ_CFLAGS) -I$(top_srcdir)/tools $(YAJL_CFLAGS) \
 		-o $@ $(XV_FUZZ_QMP_SRC) $(YAJL_LIBS)
 
-tests/fuzz/fuzz_ioreq: $(XV_FUZZ_IOREQ_SRC) $(XV_FUZZ_HDRS) $(srcdir)/lib/xen/ioreq_handle.h
+tests/fuzz/fuzz_ioreq: $(XV_FUZZ_IOREQ_SRC) $(XV_FUZZ_HDRS) $(srcdir)/lib/xen/ioreq_handle.h \
+		$(srcdir)/lib/xen/privcmd_ev.h
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CCLD)$(FUZZ_CC) $(XV_FUZZ_CFLAGS) -I$(top_srcdir)/lib/xen -o $@ $(XV_FUZZ_IOREQ_SRC)
 
