@@ -4,13 +4,14 @@
  *
  *   blk,file=PATH[,readonly=on|off][,cache=none|writeback][,serial=STR]
  *      [,discard=on|off][,queues=N][,queue-size=N][,poll-us=N]
- *      [,kick-busy=on|off]
+ *      [,kick-busy=on|off][,bounce-pool=KIB]
  *
  * queues: virtqueues (VIRTIO_BLK_F_MQ), all served by the device's worker;
  * queue-size: entries per queue (power of two, default 256); poll-us: the
  * most the worker busy-polls for more work before it sleeps (adaptive; 0,
  * the default, never polls; see "polling" below); kick-busy=off: no kicks
- * asked for on a queue while it has requests in flight (see arm_queues()).
+ * asked for on a queue while it has requests in flight (see arm_queues());
+ * bounce-pool: KiB of large bounce buffers kept for reuse (blk_io.c).
  *
  * cache=writeback (default) uses Dom0's page cache; cache=none opens the
  * image with O_DIRECT (see blk_io.c for guest memory direct I/O cannot
@@ -53,7 +54,6 @@
 #define BLK_MAX_ZERO_SECTORS	(1u << 22)	/* 2 GiB per range */
 #define BLK_PHYS_MAX		65536u
 #define BLK_POLL_US		0		/* off: Dom0 CPUs are often few */
-#define BLK_BOUNCE_KEEP		(64u << 10)
 #define BLK_POLL_START_NS	4000
 
 struct blk_params {
@@ -65,6 +65,7 @@ struct blk_params {
 	uint64_t queue_size;
 	uint64_t poll_us;
 	bool kick_busy;
+	uint64_t bounce_pool;		/* KiB */
 };
 
 struct blk_geometry {
@@ -114,6 +115,9 @@ static int parse_params(struct blk *b, struct vopts *o, struct blk_params *p,
 				   err, errlen);
 	if (!rc)
 		rc = vopts_get_bool(o, "kick-busy", true, &p->kick_busy, err, errlen);
+	if (!rc)
+		rc = vopts_get_u64(o, "bounce-pool", BLK_POOL_KIB, 0, 65536,
+				   &p->bounce_pool, err, errlen);
 	if (!rc && (p->queue_size & (p->queue_size - 1))) {
 		snprintf(err, errlen, "blk: queue-size=%llu: not a power of two",
 			 (unsigned long long)p->queue_size);
@@ -370,6 +374,7 @@ static int blk_create(struct vdev *dev, struct vopts *o, char *err,
 	b->discard = p.discard;
 	b->poll_max_ns = p.poll_us * 1000;
 	b->kick_busy = p.kick_busy;
+	b->pool_max = p.bounce_pool << 10;
 	fill_config(b, &p, &g);
 	dev->host_features = host_features(&p);
 	log_info("%s: %s: %llu sectors, %u-byte blocks%s%s, %llu queue(s)",
@@ -394,6 +399,8 @@ static void answer(struct blk_req *r, uint8_t status)
 {
 	struct blk_queue *bq = r->bq;
 
+	/* Its bytes are in guest memory: the buffer is free before the push. */
+	blk_io_put_bounce(r);
 	*r->status = status;
 	virtq_push(&bq->b->dev->queues[bq->index].vq, r->head, r->written + 1);
 	bq->completed = true;
@@ -401,12 +408,6 @@ static void answer(struct blk_req *r, uint8_t status)
 	r->hold = NULL;
 	r->next_free = bq->free;
 	bq->free = r;
-	/* Keep small bounce buffers for the next request, not large ones. */
-	if (r->bounce_cap > BLK_BOUNCE_KEEP) {
-		free(r->bounce_buf);
-		r->bounce_buf = NULL;
-		r->bounce_cap = 0;
-	}
 }
 
 void blk_req_complete(struct blk_req *r, uint8_t status)
@@ -706,7 +707,7 @@ const struct vdev_model vdev_blk_model = {
 	.device_id = VIRTIO_ID_BLOCK,
 	.summary = "block device backed by a raw image file or a host block device",
 	.options = "file=PATH,readonly=on|off,cache=none|writeback,serial=STR,"
-		   "discard=on|off,queues=N,queue-size=N,poll-us=N,kick-busy=on|off",
+		   "discard=on|off,queues=N,queue-size=N,poll-us=N,kick-busy=on|off,bounce-pool=KIB",
 	.create = blk_create,
 	.destroy = blk_destroy,
 	.start = blk_start,

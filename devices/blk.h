@@ -40,6 +40,15 @@
  * virtq's 512. A chain may have two more descriptors: header and status. */
 #define BLK_SEG_MAX		254
 #define BLK_ZERO_IOVS		16	/* zero-buffer segments per write */
+/*
+ * Bounce buffers (blk_io.c): a request keeps one of up to BLK_BOUNCE_KEEP
+ * bytes for its next use; larger ones go to a pool of at most
+ * BLK_POOL_BUFS buffers and bounce-pool KiB (default BLK_POOL_KIB) per
+ * device, so that large requests reuse memory that is already faulted in.
+ */
+#define BLK_BOUNCE_KEEP		(64u << 10)
+#define BLK_POOL_BUFS		8
+#define BLK_POOL_KIB		1024
 
 enum blk_op {
 	BLK_OP_READ,
@@ -133,6 +142,11 @@ struct blk {
 	unsigned int sqes_queued;	/* prepared, not yet submitted */
 	struct blk_req *waiting;	/* found the ring full */
 	unsigned int nwaiting;
+	/* Large bounce buffers kept for reuse between requests (blk_io.c). */
+	void *pool[BLK_POOL_BUFS];
+	size_t pool_cap[BLK_POOL_BUFS];
+	size_t pool_bytes;
+	size_t pool_max;		/* bounce-pool */
 	void *zeroes;			/* aligned zero buffer ... */
 	struct iovec zero_iov[BLK_ZERO_IOVS];	/* ... seen as segments */
 
@@ -169,5 +183,7 @@ unsigned int blk_io_reap(struct blk *b);
 bool blk_io_ready(struct blk *b);
 /* Cancel and wait for everything in flight; requests are forgotten. */
 void blk_io_drain(struct blk *b);
+/* A request ended: keep its bounce buffer, pool it or free it. */
+void blk_io_put_bounce(struct blk_req *r);
 
 #endif

@@ -24,6 +24,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 
+#include "blk.h"
 #include "vdrv.h"
 #include "xtest.h"
 
@@ -1178,14 +1179,15 @@ static void blk_readonly_file(void)
 
 /* ---- cases: cache=none ------------------------------------------------- */
 
-static struct vdrv *direct_up(const struct img *im)
+static struct vdrv *direct_up_opts(const struct img *im, const char *opts)
 {
 	/* A buffer: blk_cache_none_unpinnable swaps the driver's pages. */
 	struct vdrv_opts o = { .buffer_ram = true };
 	char spec[512], err[256];
 	struct vdrv *d;
 
-	snprintf(spec, sizeof(spec), "blk,file=%s,cache=none", im->path);
+	snprintf(spec, sizeof(spec), "blk,file=%s,cache=none%s%s", im->path,
+		 opts ? "," : "", opts ? opts : "");
 	d = vdrv_open(spec, &o, err, sizeof(err));
 	if (!d && strstr(err, "O_DIRECT"))
 		xt_skip("no O_DIRECT on this file system: %s", err);
@@ -1193,6 +1195,11 @@ static struct vdrv *direct_up(const struct img *im)
 	xt_defer(close_drv, d);
 	XT_ASSERT_MSG(!vdrv_init(d, BLK_FEATURES, 1, 0), "%s", d->err);
 	return d;
+}
+
+static struct vdrv *direct_up(const struct img *im)
+{
+	return direct_up_opts(im, NULL);
 }
 
 static void blk_cache_none(void)
@@ -1307,6 +1314,93 @@ static void blk_cache_none_unpinnable(void)
 	XT_ASSERT(!memcmp(file + 1024 * SECTOR, w, LEN));
 	check_pattern(file, 0, 1024 * SECTOR);
 	free(file);
+}
+
+/*
+ * Large bounce buffers are pooled per device, not freed: a request reuses
+ * the smallest pooled buffer that fits (memory the kernel has faulted in
+ * already), and the pool never holds more than bounce-pool allows.
+ */
+static void bounced_read(struct vdrv *d, uint64_t gpa, uint32_t len,
+			 uint64_t sector)
+{
+	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_IN),
+				       .sector = htole64(sector) };
+	struct vdrv_seg s[3] = {
+		{ .data = &h, .len = sizeof(h) },
+		{ .gpa = gpa, .len = len, .writable = true },
+		{ .len = 1, .writable = true },
+	};
+
+	XT_EQ(raw_run(d, s, 3), len + 1);
+	XT_EQ(*(uint8_t *)vdrv_ptr(d, s[2].gpa, 1), VIRTIO_BLK_S_OK);
+	check_pattern(vdrv_ptr(d, gpa, len), sector * SECTOR, len);
+}
+
+static void bounce_pool(const char *opts, size_t bound)
+{
+	enum { LEN = 1 << 20, N = 6 };
+	struct img *im = img_new(IMG_SIZE);
+	struct vdrv *d = direct_up_opts(im, opts);
+	const struct blk *b = d->dev->priv;
+	uint64_t gpa = vdrv_alloc(d, LEN, 4096);
+	uint8_t *p = vdrv_ptr(d, gpa, LEN);
+	void **undo = calloc(2, sizeof(void *));
+	struct vdrv_vq *vq = vdrv_vq(d, 0);
+	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_IN) };
+	int sfd = -1;
+
+	XT_ASSERT(gpa && p && undo);
+#ifdef SYS_memfd_secret
+	sfd = syscall(SYS_memfd_secret, 0);
+#endif
+	if (sfd < 0)
+		xt_skip("memfd_secret: %s", strerror(errno));
+	XT_ASSERT(!ftruncate(sfd, LEN));
+	undo[0] = p;
+	undo[1] = (void *)(size_t)LEN;
+	XT_ASSERT(mmap(p, LEN, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		       sfd, 0) == p);
+	xt_defer(unmap_secret, undo);
+	close(sfd);
+
+	XT_EQ(b->pool_max, bound);
+	bounced_read(d, gpa, 512 << 10, 0);
+	XT_EQ(b->pool_bytes, bound ? 512 << 10 : 0);
+	/* reused, not a second buffer */
+	bounced_read(d, gpa, 256 << 10, 8);
+	XT_EQ(b->pool_bytes, bound ? 512 << 10 : 0);
+	/* nothing pooled fits: a new one, pooled as well if there is room */
+	bounced_read(d, gpa, LEN, 16);
+	if (bound >= (512 << 10) + LEN)
+		XT_EQ(b->pool_bytes, (512 << 10) + LEN);
+	/* N at once: the pool keeps what its bound lets it */
+	for (unsigned int i = 0; i < N; i++) {
+		struct vdrv_seg s[3] = {
+			{ .data = &h, .len = sizeof(h) },
+			{ .gpa = gpa, .len = LEN, .writable = true },
+			{ .len = 1, .writable = true },
+		};
+
+		XT_ASSERT(vdrv_post(vq, s, 3, false, NULL) >= 0);
+	}
+	vdrv_kick(vq);
+	XT_ASSERT_MSG(!vdrv_wait_used(vq, N, WAIT_MS), "%s", d->err);
+	for (unsigned int i = 0; i < N; i++) {
+		struct vdrv_used u;
+
+		XT_EQ(vdrv_reap(vq, &u), 1);
+		XT_EQ(u.len, LEN + 1);
+	}
+	XT_ASSERT_MSG(b->pool_bytes <= bound && b->pool_bytes + LEN > bound,
+		      "%zu bytes pooled of %zu", b->pool_bytes, bound);
+}
+
+static void blk_cache_none_bounce_pool(void)
+{
+	bounce_pool(NULL, BLK_POOL_KIB << 10);
+	bounce_pool("bounce-pool=4096", 4 << 20);
+	bounce_pool("bounce-pool=0", 0);
 }
 
 /* ---- cases: reset ------------------------------------------------------ */
@@ -1538,6 +1632,7 @@ int main(int argc, char **argv)
 		XT_CASE(blk_cache_none),
 		XT_CASE(blk_cache_none_unaligned),
 		XT_CASE(blk_cache_none_unpinnable),
+		XT_CASE(blk_cache_none_bounce_pool),
 		XT_CASE(blk_reset_in_flight),
 		XT_CASE(blk_close_in_flight),
 		XT_CASE(blk_invalidate_in_flight),
