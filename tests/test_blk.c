@@ -1246,6 +1246,28 @@ static void unmap_secret(void *arg)
 	free(m);
 }
 
+/* Put memfd_secret(2) pages under the driver's len bytes at p, until the
+ * case ends; skip where the kernel has no such memory. */
+static void map_secret(uint8_t *p, size_t len)
+{
+	void **undo = calloc(2, sizeof(void *));
+	int sfd = -1;
+
+	XT_ASSERT(undo);
+#ifdef SYS_memfd_secret
+	sfd = syscall(SYS_memfd_secret, 0);
+#endif
+	if (sfd < 0)
+		xt_skip("memfd_secret: %s", strerror(errno));
+	XT_ASSERT(!ftruncate(sfd, len));
+	undo[0] = p;
+	undo[1] = (void *)len;
+	XT_ASSERT(mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		       sfd, 0) == p);
+	xt_defer(unmap_secret, undo);
+	close(sfd);
+}
+
 /*
  * Guest RAM that direct I/O cannot pin, as Xen's foreign mappings: here
  * memfd_secret(2) pages, which the process reaches but get_user_pages()
@@ -1258,23 +1280,11 @@ static void blk_cache_none_unpinnable(void)
 	struct vdrv *d = direct_up(im);
 	uint64_t gpa = vdrv_alloc(d, LEN, 4096);
 	uint8_t *p = vdrv_ptr(d, gpa, LEN), *file, w[LEN];
-	void **undo = calloc(2, sizeof(void *));
-	int sfd = -1, fd;
 	uint64_t n;
+	int fd;
 
-	XT_ASSERT(gpa && p && undo);
-#ifdef SYS_memfd_secret
-	sfd = syscall(SYS_memfd_secret, 0);
-#endif
-	if (sfd < 0)
-		xt_skip("memfd_secret: %s", strerror(errno));
-	XT_ASSERT(!ftruncate(sfd, LEN));
-	undo[0] = p;
-	undo[1] = (void *)(size_t)LEN;
-	XT_ASSERT(mmap(p, LEN, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		       sfd, 0) == p);
-	xt_defer(unmap_secret, undo);
-	close(sfd);
+	XT_ASSERT(gpa && p);
+	map_secret(p, LEN);
 	/* The premise: direct I/O into these pages fails. */
 	fd = open(im->path, O_RDONLY | O_DIRECT);
 	XT_ASSERT(fd >= 0);
@@ -1345,24 +1355,11 @@ static void bounce_pool(const char *opts, size_t bound)
 	const struct blk *b = d->dev->priv;
 	uint64_t gpa = vdrv_alloc(d, LEN, 4096);
 	uint8_t *p = vdrv_ptr(d, gpa, LEN);
-	void **undo = calloc(2, sizeof(void *));
 	struct vdrv_vq *vq = vdrv_vq(d, 0);
 	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_IN) };
-	int sfd = -1;
 
-	XT_ASSERT(gpa && p && undo);
-#ifdef SYS_memfd_secret
-	sfd = syscall(SYS_memfd_secret, 0);
-#endif
-	if (sfd < 0)
-		xt_skip("memfd_secret: %s", strerror(errno));
-	XT_ASSERT(!ftruncate(sfd, LEN));
-	undo[0] = p;
-	undo[1] = (void *)(size_t)LEN;
-	XT_ASSERT(mmap(p, LEN, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		       sfd, 0) == p);
-	xt_defer(unmap_secret, undo);
-	close(sfd);
+	XT_ASSERT(gpa && p);
+	map_secret(p, LEN);
 
 	XT_EQ(b->pool_max, bound);
 	bounced_read(d, gpa, 512 << 10, 0);
