@@ -337,13 +337,11 @@ static int ioeventfd(struct xenio *x, const struct xenio_knotify *k,
 	return ioctl(x->privcmd, XV_IOCTL_PRIVCMD_IOEVENTFD, &a) ? -errno : 0;
 }
 
-static int kernel_refuses(struct xenio *x, int err)
+static int kernel_refuses(struct xenio *x, const char *why)
 {
 	x->kernel_refused = true;
 	log_info("domain %u: QueueNotify is answered by this process: %s",
-		 x->domid, err == -ENOTTY || err == -EOPNOTSUPP ?
-		 "Dom0's kernel has no privcmd ioeventfd (Linux 6.7+ with CONFIG_XEN_PRIVCMD_EVENTFD)" :
-		 strerror(-err));
+		 x->domid, why);
 	return -EOPNOTSUPP;
 }
 
@@ -361,11 +359,11 @@ int xenio_kernel_notify(struct xenio *x, uint64_t base, unsigned int vq,
 	/* The kernel takes the first page of the ioreq mapping as the
 	 * synchronous page: not so with a buffered page in front (x86). */
 	if (x->buf_page)
-		return kernel_refuses(x, -EOPNOTSUPP);
+		return kernel_refuses(x, "the ioreq mapping starts with the buffered page, which Linux's ioeventfd would take for the synchronous one");
 	if (x->privcmd < 0) {
 		x->privcmd = xv_privcmd_open(x->domid);
 		if (x->privcmd < 0)
-			return kernel_refuses(x, x->privcmd);
+			return kernel_refuses(x, xv_privcmd_why(x->privcmd));
 	}
 	kn = realloc(x->kn, (x->n_kn + 1) * sizeof(*kn));
 	if (!kn)
@@ -377,18 +375,12 @@ int xenio_kernel_notify(struct xenio *x, uint64_t base, unsigned int vq,
 	rc = ioeventfd(x, &k, 0);
 	if (rc) {
 		close(k.fd);
-		if (rc == -ENOTTY || rc == -EOPNOTSUPP)
-			return kernel_refuses(x, rc);
-		return rc;
+		return xv_privcmd_unsupported(rc) ?
+		       kernel_refuses(x, xv_privcmd_why(rc)) : rc;
 	}
 	x->kn[x->n_kn++] = k;
 	w->kernel_vqs |= 1ull << vq;
 	return 0;
-}
-
-unsigned int xenio_kernel_notifies(const struct xenio *x)
-{
-	return x->n_kn;
 }
 
 /* Before the ports go: the kernel's handler shares their interrupts. */

@@ -88,9 +88,7 @@ static int kernel_refuses(struct xirq *xi, int err)
 {
 	xi->kernel_refused = true;
 	log_info("domain %u: interrupts are raised by this process: %s",
-		 xi->domid, err == -ENOTTY || err == -EOPNOTSUPP ?
-		 "Dom0's kernel has no privcmd irqfd (Linux 6.7+ with CONFIG_XEN_PRIVCMD_EVENTFD)" :
-		 strerror(-err));
+		 xi->domid, xv_privcmd_why(err));
 	return -EOPNOTSUPP;
 }
 
@@ -125,9 +123,7 @@ int xirq_use_kernel(struct xirq *xi, unsigned int irq)
 	rc = irqfd(xi, f, fd, 0);
 	if (rc) {
 		close(fd);
-		if (rc == -ENOTTY || rc == -EOPNOTSUPP)
-			return kernel_refuses(xi, rc);
-		return rc;
+		return xv_privcmd_unsupported(rc) ? kernel_refuses(xi, rc) : rc;
 	}
 	atomic_store_explicit(&f->fd, fd, memory_order_release);
 	atomic_store(&xi->n_fds, n + 1);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "privcmd_ev.h"
@@ -18,4 +19,11 @@ int xv_privcmd_open(uint16_t domid)
 		return rc;
 	}
 	return fd;
+}
+
+const char *xv_privcmd_why(int err)
+{
+	return xv_privcmd_unsupported(err) ?
+	       "Dom0's kernel has no privcmd eventfds (Linux 6.7+ with CONFIG_XEN_PRIVCMD_EVENTFD)" :
+	       strerror(-err);
 }

@@ -13,6 +13,7 @@
 #ifndef XV_XEN_PRIVCMD_EV_H
 #define XV_XEN_PRIVCMD_EV_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 
@@ -51,5 +52,13 @@ struct xv_privcmd_ioeventfd {
  * fd restricted this way can do to another domain, the kernel refuses.
  */
 int xv_privcmd_open(uint16_t domid);
+/* Why an eventfd ioctl (or the open) failed, for the one log line that says
+ * this process does the work itself: a kernel without them, or strerror. */
+const char *xv_privcmd_why(int err);
+/* Whether err (-errno of one of the ioctls) says the kernel has none. */
+static inline int xv_privcmd_unsupported(int err)
+{
+	return err == -ENOTTY || err == -EOPNOTSUPP;
+}
 
 #endif

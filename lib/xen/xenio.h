@@ -49,8 +49,6 @@ int xenio_enable(struct xenio *x, char *err, size_t errlen);
  */
 int xenio_kernel_notify(struct xenio *x, uint64_t base, unsigned int vq,
 			int fd);
-/* How many queues' QueueNotify the kernel answers. */
-unsigned int xenio_kernel_notifies(const struct xenio *x);
 /* The ioreq server's id (for a monitor that may have to destroy it). */
 unsigned int xenio_server_id(const struct xenio *x);
 /* The fd to poll for requests (readable when an event channel fired). */
