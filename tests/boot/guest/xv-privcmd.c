@@ -15,8 +15,9 @@
  * refuse unknown flags. Prints one line; exits 0 when every step answered
  * as a kernel with the interface does.
  *
- * The structures are the kernel's uapi (include/uapi/xen/privcmd.h), spelt
- * out here because the cross toolchain's headers predate them.
+ * The structures are the kernel's uapi as the daemon spells them out
+ * (lib/xen/privcmd_ev.h: the cross toolchain's headers predate them), so a
+ * layout the daemon got wrong fails here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,31 +28,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-struct xv_privcmd_irqfd {
-	uint64_t dm_op;
-	uint32_t size;
-	uint32_t fd;
-	uint32_t flags;
-	uint16_t dom;
-	uint8_t pad[2];
-};
-
-struct xv_privcmd_ioeventfd {
-	uint64_t ioreq;
-	uint64_t ports;
-	uint64_t addr;
-	uint32_t addr_len;
-	uint32_t event_fd;
-	uint32_t vcpus;
-	uint32_t vq;
-	uint32_t flags;
-	uint16_t dom;
-	uint8_t pad[2];
-};
-
-#define XV_IRQFD_DEASSIGN 1u
-#define XV_IOCTL_IRQFD _IOW('P', 8, struct xv_privcmd_irqfd)
-#define XV_IOCTL_IOEVENTFD _IOW('P', 9, struct xv_privcmd_ioeventfd)
+#include "privcmd_ev.h"
 
 /* XEN_DMOP_set_irq_level (xen/include/public/hvm/dm_op.h): op, pad, then
  * the operation's own fields. */
@@ -81,7 +58,7 @@ static int irqfd(int priv, int efd, uint32_t flags, const struct xv_dm_op_irq *o
 		.dom = XV_NO_DOMAIN,
 	};
 
-	return ioctl(priv, XV_IOCTL_IRQFD, &a);
+	return ioctl(priv, XV_IOCTL_PRIVCMD_IRQFD, &a);
 }
 
 int main(void)
@@ -106,19 +83,19 @@ int main(void)
 	rc = irqfd(priv, efd, 0, &op);
 	printf(" again=%s", outcome(rc));
 	ok &= rc < 0 && errno == EBUSY;
-	rc = irqfd(priv, efd, XV_IRQFD_DEASSIGN, &op);
+	rc = irqfd(priv, efd, XV_PRIVCMD_FLAG_DEASSIGN, &op);
 	printf(" deassign=%s", outcome(rc));
 	ok &= rc == 0;
 	rc = irqfd(priv, efd, 0, &op);
 	printf(" reassign=%s", outcome(rc));
 	ok &= rc == 0;
-	rc = irqfd(priv, efd, XV_IRQFD_DEASSIGN, &op);
+	rc = irqfd(priv, efd, XV_PRIVCMD_FLAG_DEASSIGN, &op);
 	printf(" deassign=%s", outcome(rc));
 	ok &= rc == 0;
 	rc = irqfd(priv, efd, 0x80000000u, &op);
 	printf(" bad-flags=%s", outcome(rc));
 	ok &= rc < 0 && errno == EINVAL;
-	rc = ioctl(priv, XV_IOCTL_IOEVENTFD, &io);
+	rc = ioctl(priv, XV_IOCTL_PRIVCMD_IOEVENTFD, &io);
 	printf("; ioeventfd bad-flags=%s\n", outcome(rc));
 	ok &= rc < 0 && errno == EINVAL;
 	close(efd);

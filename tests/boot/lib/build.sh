@@ -341,13 +341,16 @@ build_daemon() {
 }
 
 # A static tool from guest/NAME.c in $CACHE/build/NAME: static, so one
-# binary serves Dom0 and the DomUs alike.
+# binary serves Dom0 and the DomUs alike. Tools may include the daemon's
+# headers of kernel interfaces (lib/xen/privcmd_ev.h), so that the lab
+# checks the kernel against the very definitions the daemon uses.
 build_static_tool() {
 	local out=$CACHE/build/$1 src=$LAB_DIR/guest/$1.c
-	[ -x "$out" ] && [ "$out" -nt "$src" ] && return 0
+	[ -x "$out" ] && [ "$out" -nt "$src" ] &&
+		[ "$out" -nt "$TOP/lib/xen/privcmd_ev.h" ] && return 0
 	mkdir -p "$CACHE/build"
 	logged "$LOG_DIR/$1-build.log" $CROSS-gcc -static -O2 -Wall -Wextra -Werror \
-		-o "$out" "$src" || die "building $1 failed"
+		-I"$TOP/lib/xen" -o "$out" "$src" || die "building $1 failed"
 	$CROSS-strip "$out"
 }
 
