@@ -4,13 +4,14 @@
  *
  *   blk,file=PATH[,readonly=on|off][,cache=none|writeback][,serial=STR]
  *      [,discard=on|off][,queues=N][,queue-size=N][,poll-us=N]
- *      [,kick-busy=on|off][,bounce-pool=KIB]
+ *      [,kick-busy=on|off][,stall-ms=N][,bounce-pool=KIB]
  *
  * queues: virtqueues (VIRTIO_BLK_F_MQ), all served by the device's worker;
  * queue-size: entries per queue (power of two, default 256); poll-us: the
  * most the worker busy-polls for more work before it sleeps (adaptive; 0,
- * the default, never polls; see "polling" below); kick-busy=off: no kicks
- * asked for on a queue while it has requests in flight (see arm_queues());
+ * the default, never polls; see "polling" below); kick-busy=off (default):
+ * no kicks asked for on a queue while it has requests in flight, unless
+ * none completed for stall-ms (default 1; see arm_queues());
  * bounce-pool: KiB of large bounce buffers kept for reuse (blk_io.c).
  *
  * cache=writeback (default) uses Dom0's page cache; cache=none opens the
@@ -55,6 +56,7 @@
 #define BLK_PHYS_MAX		65536u
 #define BLK_POLL_US		0		/* off: Dom0 CPUs are often few */
 #define BLK_POLL_START_NS	4000
+#define BLK_STALL_MS		1
 
 struct blk_params {
 	const char *path;
@@ -65,6 +67,7 @@ struct blk_params {
 	uint64_t queue_size;
 	uint64_t poll_us;
 	bool kick_busy;
+	uint64_t stall_ms;
 	uint64_t bounce_pool;		/* KiB */
 };
 
@@ -114,7 +117,10 @@ static int parse_params(struct blk *b, struct vopts *o, struct blk_params *p,
 		rc = vopts_get_u64(o, "poll-us", BLK_POLL_US, 0, 1000, &p->poll_us,
 				   err, errlen);
 	if (!rc)
-		rc = vopts_get_bool(o, "kick-busy", true, &p->kick_busy, err, errlen);
+		rc = vopts_get_bool(o, "kick-busy", false, &p->kick_busy, err, errlen);
+	if (!rc)
+		rc = vopts_get_u64(o, "stall-ms", BLK_STALL_MS, 1, 60000,
+				   &p->stall_ms, err, errlen);
 	if (!rc)
 		rc = vopts_get_u64(o, "bounce-pool", BLK_POOL_KIB, 0, 65536,
 				   &p->bounce_pool, err, errlen);
@@ -374,6 +380,7 @@ static int blk_create(struct vdev *dev, struct vopts *o, char *err,
 	b->discard = p.discard;
 	b->poll_max_ns = p.poll_us * 1000;
 	b->kick_busy = p.kick_busy;
+	b->stall_ns = p.stall_ms * 1000000;
 	b->pool_max = p.bounce_pool << 10;
 	fill_config(b, &p, &g);
 	dev->host_features = host_features(&p);
@@ -509,13 +516,6 @@ static void send_interrupts(struct blk *b)
  * (poll-us=32 is QEMU's default): the spinning CPU is one Dom0 may not have
  * to spare, and buffered I/O runs on kernel threads that need it too.
  */
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static void cpu_relax(void)
 {
@@ -562,13 +562,13 @@ static bool work_arrived(struct blk *b)
 
 static bool poll_work(struct blk *b)
 {
-	uint64_t end = mono_ns() + b->poll_ns;
+	uint64_t end = vloop_now_ns() + b->poll_ns;
 
 	do {
 		if (work_arrived(b))
 			return true;
 		cpu_relax();
-	} while (mono_ns() < end);
+	} while (vloop_now_ns() < end);
 	return false;
 }
 
@@ -579,8 +579,8 @@ static bool poll_work(struct blk *b)
  * next completion wakes the worker, which then takes whatever the driver
  * posted meanwhile (unarmed_work()). Under load the guest's QueueNotify
  * writes, each a trap through the hypervisor to this process, mostly go
- * away; the price is that a request posted while others are in flight
- * waits for the first of them to complete, however slow that one is.
+ * away. A request posted while the others are slow (a flush, a stuck
+ * network disk) would wait for them: watch_stall() bounds that wait.
  */
 static bool arm_queues(struct blk *b)
 {
@@ -591,7 +591,7 @@ static bool arm_queues(struct blk *b)
 
 		if (!queue_live(bq) || bq->pending)
 			continue;
-		if (!b->kick_busy && bq->outstanding)
+		if (!b->kick_busy && !b->stalled && bq->outstanding)
 			continue;
 		if (virtq_enable_kicks(&b->dev->queues[q].vq)) {
 			bq->pending = true;
@@ -616,6 +616,61 @@ static void unarmed_work(struct blk *b)
 	}
 }
 
+static bool unarmed_busy(struct blk *b)
+{
+	if (b->kick_busy || b->stalled)
+		return false;
+	for (unsigned int q = 0; q < b->nq; q++)
+		if (queue_live(&b->queues[q]) && b->queues[q].outstanding)
+			return true;
+	return false;
+}
+
+static void blk_run(struct blk *b);
+
+/* stall_ns went by without a completion: take what was posted, and ask
+ * for kicks until something completes. */
+static void stall_timer(void *opaque)
+{
+	struct blk *b = opaque;
+
+	if (!unarmed_busy(b))
+		return;
+	b->stalled = true;
+	unarmed_work(b);
+	blk_run(b);
+}
+
+/*
+ * The worker is about to sleep with queues that ask for no kicks: wake it
+ * stall_ns after the last completion. Its loop's timer costs no system
+ * call; under steady load completions come first and it never fires.
+ */
+static void watch_stall(struct blk *b)
+{
+	if (unarmed_busy(b)) {
+		if (!b->watching) {
+			b->watching = true;
+			b->last_done_ns = vloop_now_ns();
+		}
+		vdev_set_timer(b->dev, b->last_done_ns + b->stall_ns,
+			       stall_timer, b);
+	} else if (b->watching) {
+		b->watching = false;
+		vdev_set_timer(b->dev, 0, NULL, NULL);
+	}
+}
+
+/* Completions: any at all means the queues are moving again. */
+static bool reap(struct blk *b)
+{
+	if (!blk_io_reap(b))
+		return false;
+	b->stalled = false;
+	b->last_done_ns = vloop_now_ns();
+	return true;
+}
+
 /* ---- running ------------------------------------------------------------ */
 
 /*
@@ -630,7 +685,7 @@ static void blk_run(struct blk *b)
 	bool poll;
 
 	if (b->poll_max_ns)
-		adapt_poll(b, mono_ns());
+		adapt_poll(b, vloop_now_ns());
 	poll = b->poll_ns > 0;
 	do {
 		do {
@@ -639,12 +694,13 @@ static void blk_run(struct blk *b)
 				if (b->queues[q].pending)
 					process_queue(&b->queues[q]);
 			blk_io_submit(b);
-		} while (blk_io_reap(b));
+		} while (reap(b));
 		send_interrupts(b);
 		/* Poll only while I/O is in flight: then the CPU is ours anyway. */
 	} while ((poll && b->sqes_inflight && poll_work(b)) || arm_queues(b));
+	watch_stall(b);
 	if (b->poll_max_ns)
-		b->idle_since = mono_ns();
+		b->idle_since = vloop_now_ns();
 }
 
 /*
@@ -682,6 +738,9 @@ static void blk_reset(struct vdev *dev)
 
 	/* No completion writes guest memory or a ring after this. */
 	blk_io_drain(b);
+	b->stalled = false;
+	b->watching = false;
+	vdev_set_timer(dev, 0, NULL, NULL);
 	for (unsigned int q = 0; q < b->nq; q++) {
 		struct blk_queue *bq = &b->queues[q];
 		unsigned int size = dev->queues[q].num_max;
@@ -707,7 +766,8 @@ const struct vdev_model vdev_blk_model = {
 	.device_id = VIRTIO_ID_BLOCK,
 	.summary = "block device backed by a raw image file or a host block device",
 	.options = "file=PATH,readonly=on|off,cache=none|writeback,serial=STR,"
-		   "discard=on|off,queues=N,queue-size=N,poll-us=N,kick-busy=on|off,bounce-pool=KIB",
+		   "discard=on|off,queues=N,queue-size=N,poll-us=N,kick-busy=on|off,stall-ms=N,"
+		   "bounce-pool=KIB",
 	.create = blk_create,
 	.destroy = blk_destroy,
 	.start = blk_start,

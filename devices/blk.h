@@ -152,6 +152,10 @@ struct blk {
 
 	uint64_t poll_max_ns;		/* poll-us */
 	bool kick_busy;			/* kick-busy=on: kicks even while busy */
+	uint64_t stall_ns;		/* stall-ms */
+	bool stalled;			/* nothing completed for stall_ns */
+	bool watching;			/* the worker's timer is for stalls */
+	uint64_t last_done_ns;		/* a completion, or busy since */
 	uint64_t poll_ns;		/* current adaptive window */
 	uint64_t idle_since;		/* when the worker last went to sleep */
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -25,7 +27,20 @@ struct vloop {
 	struct vloop_handler *handlers;
 	/* Handlers removed while dispatching are freed after the round. */
 	struct vloop_handler *dead;
+	/* The timer: set and run by the loop's thread, but the deadline
+	 * may be cancelled from whoever holds the owner's lock. */
+	_Atomic uint64_t deadline;
+	vloop_timer_fn *timer_fn;
+	void *timer_opaque;
 };
+
+uint64_t vloop_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
 
 struct vloop *vloop_new(void)
 {
@@ -157,15 +172,51 @@ int vloop_run_once(struct vloop *l, int timeout_ms)
 	return n;
 }
 
+void vloop_set_timer(struct vloop *l, uint64_t deadline_ns, vloop_timer_fn *fn,
+		     void *opaque)
+{
+	if (deadline_ns) {
+		l->timer_fn = fn;
+		l->timer_opaque = opaque;
+	}
+	atomic_store(&l->deadline, deadline_ns);
+}
+
+/* Milliseconds to wait for events: -1 without a timer, else rounded up. */
+static int timer_wait_ms(struct vloop *l)
+{
+	uint64_t d = atomic_load(&l->deadline), now;
+
+	if (!d)
+		return -1;
+	now = vloop_now_ns();
+	if (now >= d)
+		return 0;
+	d = (d - now + 999999) / 1000000;
+	return d > INT_MAX ? INT_MAX : (int)d;
+}
+
+static void run_timer(struct vloop *l)
+{
+	uint64_t d = atomic_load(&l->deadline);
+
+	if (!d || vloop_now_ns() < d)
+		return;
+	/* Cleared first: fn may set it again. */
+	if (atomic_compare_exchange_strong(&l->deadline, &d, 0))
+		l->timer_fn(l->timer_opaque);
+}
+
 int vloop_run(struct vloop *l)
 {
 	while (!atomic_load(&l->stop)) {
-		int rc = vloop_run_once(l, -1);
+		int rc = vloop_run_once(l, timer_wait_ms(l));
 
 		if (rc < 0) {
 			log_err("event loop: epoll_wait: %d", rc);
 			return rc;
 		}
+		run_timer(l);
 	}
 	return 0;
 }

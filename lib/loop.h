@@ -13,6 +13,7 @@
 struct vloop;
 
 typedef void vloop_fd_fn(int fd, uint32_t events, void *opaque);
+typedef void vloop_timer_fn(void *opaque);
 
 struct vloop *vloop_new(void);
 void vloop_free(struct vloop *l);
@@ -22,6 +23,16 @@ int vloop_add_fd(struct vloop *l, int fd, uint32_t events, vloop_fd_fn *fn,
 		 void *opaque);
 int vloop_mod_fd(struct vloop *l, int fd, uint32_t events);
 void vloop_del_fd(struct vloop *l, int fd);
+
+/*
+ * The loop's one timer: fn runs in the loop's thread once CLOCK_MONOTONIC
+ * reaches deadline_ns (0 cancels; a later call replaces an earlier one).
+ * It costs no system call: it is the timeout of the wait for events, so
+ * its granularity is a millisecond (rounded up), and vloop_run() only.
+ */
+void vloop_set_timer(struct vloop *l, uint64_t deadline_ns, vloop_timer_fn *fn,
+		     void *opaque);
+uint64_t vloop_now_ns(void);
 
 /* Run until vloop_stop(); returns 0, or -errno if epoll fails. */
 int vloop_run(struct vloop *l);

@@ -130,6 +130,8 @@ struct vdev {
 	pthread_t worker;
 	bool worker_running;
 	struct vdev_fd *fds;		/* model fds watched by the worker */
+	vloop_timer_fn *timer_fn;	/* vdev_set_timer() */
+	void *timer_opaque;
 	struct vlog_limit guest_log;	/* every line the guest can cause */
 	_Atomic uint64_t guest_errors;	/* vdev_guest_error() and failures */
 	_Atomic uint64_t resets;	/* resets (by the driver, or to let
@@ -200,6 +202,12 @@ void vdev_guest_log(struct vdev *dev, enum vlog_level level, const char *fmt, ..
 int vdev_add_fd(struct vdev *dev, int fd, uint32_t events, vloop_fd_fn *fn,
 		void *opaque);
 void vdev_del_fd(struct vdev *dev, int fd);
+/*
+ * The worker's one timer (vloop_set_timer): fn runs with dev->lock held
+ * once CLOCK_MONOTONIC (vloop_now_ns) reaches deadline_ns; 0 cancels.
+ */
+void vdev_set_timer(struct vdev *dev, uint64_t deadline_ns, vloop_timer_fn *fn,
+		    void *opaque);
 bool vdev_running(const struct vdev *dev);
 
 #endif

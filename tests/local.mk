@@ -21,7 +21,7 @@ XV_TEST_LDADD = tests/libxvtest.la devices/libxvdevices.la \
 	lib/libxenvirtio.la $(URING_LIBS)
 
 XV_TESTS = tests/test_transport tests/test_virtq tests/test_rng \
-	tests/test_stress
+	tests/test_stress tests/test_loop
 
 tests_test_transport_SOURCES = tests/test_transport.c
 tests_test_transport_CPPFLAGS = $(XV_TEST_CPPFLAGS)
@@ -30,6 +30,10 @@ tests_test_transport_LDADD = $(XV_TEST_LDADD)
 tests_test_virtq_SOURCES = tests/test_virtq.c
 tests_test_virtq_CPPFLAGS = $(XV_TEST_CPPFLAGS)
 tests_test_virtq_LDADD = $(XV_TEST_LDADD)
+
+tests_test_loop_SOURCES = tests/test_loop.c
+tests_test_loop_CPPFLAGS = $(XV_TEST_CPPFLAGS)
+tests_test_loop_LDADD = $(XV_TEST_LDADD)
 
 tests_test_stress_SOURCES = tests/test_stress.c
 tests_test_stress_CPPFLAGS = $(XV_TEST_CPPFLAGS)

@@ -10,6 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/loop.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -718,6 +721,138 @@ static void blk_kick_busy_off(void)
 	kick_busy_stream("kick-busy=off");
 	kick_busy_stream("kick-busy=off,poll-us=20");
 	kick_busy_stream("kick-busy=on");
+}
+
+/*
+ * A request that stays in flight until the test lets it go: a thread holds
+ * the image's inode lock in write(2), whose source page faults into a
+ * userfaultfd that is answered only at release; a DISCARD (fallocate, which
+ * io_uring always runs on a kernel worker and which takes that lock) then
+ * waits behind it, without blocking the device's worker.
+ */
+struct inode_hold {
+	int uffd, fd;
+	void *page;
+	pthread_t thread;
+	bool held;
+};
+
+static void *inode_hold_main(void *arg)
+{
+	struct inode_hold *h = arg;
+
+	if (pwrite(h->fd, h->page, 4096, 0) != 4096)
+		return (void *)1;
+	return NULL;
+}
+
+/* Let the writer go, so that the stuck request completes. */
+static void inode_release(void *arg)
+{
+	struct inode_hold *h = arg;
+	struct uffdio_zeropage z = {
+		.range = { .start = (uintptr_t)h->page, .len = 4096 },
+	};
+	void *ret;
+
+	if (!h->held)
+		return;
+	h->held = false;
+	XT_ASSERT_MSG(!ioctl(h->uffd, UFFDIO_ZEROPAGE, &z), "zeropage: %m");
+	XT_EQ(pthread_join(h->thread, &ret), 0);
+	XT_ASSERT(!ret);
+	close(h->fd);
+	close(h->uffd);
+	munmap(h->page, 4096);
+}
+
+/* Hold path's inode lock until inode_release() (or the case's end);
+ * skips the case where userfaultfd is not allowed. */
+static void inode_hold(struct inode_hold *h, const char *path)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffd_msg msg;
+	struct pollfd p;
+
+	h->uffd = syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (h->uffd < 0 || ioctl(h->uffd, UFFDIO_API, &api))
+		xt_skip("no request can be held in flight: userfaultfd: %m");
+	h->page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	XT_ASSERT(h->page != MAP_FAILED);
+	reg.range.start = (uintptr_t)h->page;
+	reg.range.len = 4096;
+	XT_ASSERT_MSG(!ioctl(h->uffd, UFFDIO_REGISTER, &reg), "register: %m");
+	h->fd = open(path, O_WRONLY);
+	XT_ASSERT_MSG(h->fd >= 0, "%s: %m", path);
+	XT_EQ(pthread_create(&h->thread, NULL, inode_hold_main, h), 0);
+	h->held = true;
+	xt_defer(inode_release, h);
+	/* The writer is in the fault, with the lock held. */
+	p = (struct pollfd){ .fd = h->uffd, .events = POLLIN };
+	XT_ASSERT_MSG(poll(&p, 1, WAIT_MS) == 1, "the writer did not fault");
+	XT_EQ(read(h->uffd, &msg, sizeof(msg)), sizeof(msg));
+	XT_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
+}
+
+static void wait_popped(struct vdrv *d, uint64_t n)
+{
+	for (int ms = 0; ms < WAIT_MS; ms += 5) {
+		if (atomic_load(&d->dev->queues[0].stats.vq.popped) >= n)
+			return;
+		vdrv_msleep(5);
+	}
+	XT_ASSERT_MSG(0, "the device did not take request %llu",
+		      (unsigned long long)n);
+}
+
+/*
+ * Requests posted while the one in flight is stuck: with kick-busy=off the
+ * driver is asked for no kick, and the device takes each anyway once
+ * stall-ms went by without a completion. With kick-busy=on the driver kicks
+ * at once. Without the bound, b would wait for a for ever.
+ */
+static void stall_case(const char *opts, bool kick_busy)
+{
+	struct img *im = img_new(IMG_SIZE);
+	struct vdrv *d = blk_up(im, opts, BLK_FEATURES, 1);
+	struct vdrv_vq *vq = vdrv_vq(d, 0);
+	struct virtio_blk_discard_write_zeroes seg = range(64, 8, 0);
+	struct rq a = { .type = VIRTIO_BLK_T_DISCARD, .out = &seg,
+			.out_len = sizeof(seg) };
+	struct rq b = { .type = VIRTIO_BLK_T_IN, .sector = 128, .in_len = SECTOR };
+	struct rq c = { .type = VIRTIO_BLK_T_IN, .sector = 256, .in_len = SECTOR };
+	static struct inode_hold h;
+	struct vdrv_used u;
+
+	inode_hold(&h, im->path);
+	rq_post(d, vq, &a);
+	XT_ASSERT(vdrv_kick(vq));
+	wait_popped(d, 1);
+	rq_post(d, vq, &b);
+	XT_EQ(vdrv_kick(vq), kick_busy);
+	XT_ASSERT_MSG(!vdrv_wait_used(vq, 1, WAIT_MS),
+		      "%s: a request behind a stuck one was never taken", opts);
+	XT_EQ(vdrv_reap(vq, &u), 1);
+	XT_ASSERT(u.token == &b);
+	rq_reaped(d, &u);
+	XT_EQ(b.status, VIRTIO_BLK_S_OK);
+	/* And the next one (kicked or not: that depends on when b ended). */
+	rq_post(d, vq, &c);
+	vdrv_kick(vq);
+	reap_n(d, vq, 1);
+	XT_EQ(c.status, VIRTIO_BLK_S_OK);
+	XT_EQ(*(uint8_t *)vdrv_ptr(d, a.status_gpa, 1), STATUS_UNSET);
+	inode_release(&h);
+	reap_n(d, vq, 1);
+	XT_EQ(a.status, VIRTIO_BLK_S_OK);
+}
+
+static void blk_stall_bounded(void)
+{
+	stall_case("kick-busy=off,stall-ms=20", false);
+	stall_case("kick-busy=on", true);
 }
 
 static void blk_multiqueue(void)
@@ -1606,6 +1741,7 @@ int main(int argc, char **argv)
 		XT_CASE(blk_queue_depth),
 		XT_CASE(blk_queue_depth_polling),
 		XT_CASE(blk_kick_busy_off),
+		XT_CASE(blk_stall_bounded),
 		XT_CASE(blk_multiqueue),
 		XT_CASE(blk_interrupts),
 		XT_CASE(blk_no_flush_feature),

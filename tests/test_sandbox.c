@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
@@ -266,10 +267,28 @@ static int signal_other(void *arg)
 	return OK;
 }
 
+/* A thread may name itself (a worker may start after the filter is in
+ * force); no other prctl. */
+static int prctl_name(void *arg)
+{
+	char err[256], name[16];
+
+	if (xvsb_filter(err, sizeof(err)))
+		return E_FILTER;
+	if (prctl(PR_SET_NAME, "blk0", 0, 0, 0) ||
+	    prctl(PR_GET_NAME, name, 0, 0, 0) || strcmp(name, "blk0"))
+		return E_IO;
+	if (arg)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	return OK;
+}
+
 static void filter_kills_the_rest(void)
 {
 	XT_EQ(in_child(unlisted, NULL), 128 + SIGSYS);
 	XT_EQ(in_child(signal_other, NULL), 128 + SIGSYS);
+	XT_EQ(in_child(prctl_name, NULL), OK);
+	XT_EQ(in_child(prctl_name, "dumpable"), 128 + SIGSYS);
 }
 
 static int enter_all(void *arg)

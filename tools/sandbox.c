@@ -219,6 +219,20 @@ static int add_self_signals(scmp_filter_ctx f)
 	       -1 : 0;
 }
 
+/* A thread may name itself (a device's worker starts in the sandbox). */
+static int add_thread_names(scmp_filter_ctx f)
+{
+	const struct scmp_arg_cmp set = {
+		.arg = 0, .op = SCMP_CMP_EQ, .datum_a = PR_SET_NAME,
+	}, get = {
+		.arg = 0, .op = SCMP_CMP_EQ, .datum_a = PR_GET_NAME,
+	};
+
+	return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, set) ||
+	       seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, get) ?
+	       -1 : 0;
+}
+
 int xvsb_filter(char *err, size_t errlen)
 {
 	scmp_filter_ctx f = seccomp_init(SCMP_ACT_KILL_PROCESS);
@@ -237,7 +251,7 @@ int xvsb_filter(char *err, size_t errlen)
 		     SCMP_ACT_ALLOW) ||
 	    add_list(f, refused, sizeof(refused) / sizeof(refused[0]),
 		     SCMP_ACT_ERRNO(EACCES)) ||
-	    add_self_signals(f)) {
+	    add_self_signals(f) || add_thread_names(f)) {
 		snprintf(err, errlen, "cannot build the system call filter");
 		goto out;
 	}
