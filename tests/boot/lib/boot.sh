@@ -98,7 +98,7 @@ saw_event() {
 
 # Boot Xen + Dom0; the checks run inside. Sets QEMU_RC.
 boot_lab() {
-	local dom0_args="console=hvc0 earlycon=xen xvlab.mode=$MODE" kernel_end xen_args
+	local dom0_args="console=hvc0 earlycon=xen xvlab.mode=$MODE${XV_LAB_DOM0_ARGS:+ $XV_LAB_DOM0_ARGS}" kernel_end xen_args
 	if [ "$MODE" = bench ]; then
 		dom0_args="$dom0_args xvlab.rounds=$BENCH_ROUNDS xvlab.runtime=$BENCH_RUNTIME xvlab.jobs=${BENCH_JOBS//,/+}"
 		[ -z "$BENCH_BLK_OPTS" ] || dom0_args="$dom0_args xvlab.blkopts=${BENCH_BLK_OPTS//,/+}"
