@@ -3,6 +3,7 @@
  * Generic virtio device state and the device status state machine
  * (virtio 1.2, 2.1 and 3.1), shared by every transport.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <linux/virtio_ring.h>
@@ -259,6 +261,16 @@ static void *worker_main(void *arg)
 	/* Named after the device ("blk0"), for top -H and the lab's figures;
 	 * the kernel truncates to 15 bytes. */
 	prctl(PR_SET_NAME, dev->name, 0, 0, 0);
+	if (dev->worker_nice) {
+		pid_t tid = gettid();
+		int cur;
+
+		errno = 0;
+		cur = getpriority(PRIO_PROCESS, tid);
+		if ((cur == -1 && errno) ||
+		    setpriority(PRIO_PROCESS, tid, cur + dev->worker_nice))
+			log_warn("%s: worker keeps its priority: %m", dev->name);
+	}
 	vloop_run(dev->loop);
 	return NULL;
 }

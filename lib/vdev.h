@@ -129,6 +129,12 @@ struct vdev {
 	struct vloop *loop;
 	pthread_t worker;
 	bool worker_running;
+	/*
+	 * Added to the worker's nice value as it starts (set before
+	 * vdev_start): a transport whose other thread must answer first (a
+	 * trapped vCPU waits for it) makes the worker yield to it.
+	 */
+	int worker_nice;
 	struct vdev_fd *fds;		/* model fds watched by the worker */
 	vloop_timer_fn *timer_fn;	/* vdev_set_timer() */
 	void *timer_opaque;

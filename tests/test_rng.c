@@ -3,7 +3,10 @@
  * virtio-rng through the simulated driver: random bytes arrive through a
  * real split ring.
  */
+#include <dirent.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <linux/virtio_ids.h>
 
@@ -262,7 +265,66 @@ static void rng_rate_bad_options(void)
 	}
 }
 
+/* The nice value of this process's thread called name, or -1000. */
+static int thread_nice(const char *name)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *e;
+	int nice = -1000;
+
+	XT_ASSERT(dir);
+	while (nice == -1000 && (e = readdir(dir))) {
+		char path[300], comm[32] = "", stat[512], *p;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		comm[strcspn(comm, "\n")] = 0;
+		if (strcmp(comm, name))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		XT_ASSERT(f);
+		XT_ASSERT(fgets(stat, sizeof(stat), f));
+		fclose(f);
+		/* After "(comm) ": state is field 3, nice field 19. */
+		p = strrchr(stat, ')');
+		XT_ASSERT(p);
+		XT_EQ(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			     "%*u %*u %*d %*d %*d %d", &nice), 1);
+	}
+	closedir(dir);
+	return nice;
+}
+
+/* The worker is named after its device and takes the nice value asked. */
+static void worker_named_and_niced(void)
+{
+	struct vdrv_opts o = { .worker_nice = 3 };
+	char err[256];
+	struct vdrv *d = vdrv_open("rng", &o, err, sizeof(err));
+	int base = getpriority(PRIO_PROCESS, 0), nice = -1000;
+
+	XT_ASSERT_MSG(d, "vdrv_open: %s", err);
+	xt_defer(close_drv, d);
+	/* The worker names itself as it starts. */
+	for (int ms = 0; ms < WAIT_MS && nice == -1000; ms += 10) {
+		nice = thread_nice("rng0");
+		if (nice == -1000)
+			vdrv_msleep(10);
+	}
+	XT_EQ(nice, base + 3 > 19 ? 19 : base + 3);
+}
+
 static const struct xt_case cases[] = {
+	XT_CASE(worker_named_and_niced),
 	XT_CASE(rng_probe),
 	XT_CASE(rng_event_idx_reads),
 	XT_CASE(rng_no_event_idx),

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
@@ -267,8 +268,8 @@ static int signal_other(void *arg)
 	return OK;
 }
 
-/* A thread may name itself (a worker may start after the filter is in
- * force); no other prctl. */
+/* A thread may name itself and lower its priority (a worker may start
+ * after the filter is in force); no other prctl. */
 static int prctl_name(void *arg)
 {
 	char err[256], name[16];
@@ -277,6 +278,9 @@ static int prctl_name(void *arg)
 		return E_FILTER;
 	if (prctl(PR_SET_NAME, "blk0", 0, 0, 0) ||
 	    prctl(PR_GET_NAME, name, 0, 0, 0) || strcmp(name, "blk0"))
+		return E_IO;
+	/* ... and lower its own priority (a device's worker_nice). */
+	if (setpriority(PRIO_PROCESS, 0, getpriority(PRIO_PROCESS, 0) + 1))
 		return E_IO;
 	if (arg)
 		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);

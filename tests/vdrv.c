@@ -143,6 +143,8 @@ struct vdrv *vdrv_open_dev(struct vdev *dev, const struct vdrv_opts *o,
 		vdrv_close(d);
 		return NULL;
 	}
+	if (o)
+		dev->worker_nice = o->worker_nice;
 	rc = vdev_start(dev, d->gm, irq_cb, d);
 	if (rc) {
 		snprintf(err, errlen, "vdev_start: %s", strerror(-rc));

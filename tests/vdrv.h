@@ -45,6 +45,7 @@ struct vdrv_opts {
 	/* Guest RAM is a buffer the device reaches directly, not a memfd it
 	 * maps per generation (tests that change the driver's mapping). */
 	bool buffer_ram;
+	int worker_nice;	/* the device's worker_nice (vdev.h) */
 };
 
 /* One segment of a chain to post. */

@@ -32,6 +32,9 @@
 #include "xenio.h"
 #include "xs.h"
 
+/* Nice value added to each device's worker (vdev.h: worker_nice). */
+#define XV_WORKER_NICE 5
+
 struct slot {
 	struct guest *g;
 	struct vdev *dev;
@@ -120,6 +123,10 @@ static struct slot *add_slot(struct guest *g, struct vdev *dev, uint64_t base,
 		log_err("domain %u: %s", g->domid, err);
 		goto fail;
 	}
+	/* A vCPU that trapped into this process waits for the thread that
+	 * answers it; on a busy Dom0 that thread must not queue behind the
+	 * devices' workers (measured: bench/README.md). */
+	s->dev->worker_nice = XV_WORKER_NICE;
 	if (vdev_start(s->dev, g->gm, slot_irq, s)) {
 		log_err("domain %u: cannot start the %s worker", g->domid, dev->name);
 		goto fail;
