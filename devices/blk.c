@@ -39,7 +39,6 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/fs.h>
@@ -516,7 +515,6 @@ static void send_interrupts(struct blk *b)
  * (poll-us=32 is QEMU's default): the spinning CPU is one Dom0 may not have
  * to spare, and buffered I/O runs on kernel threads that need it too.
  */
-
 static void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -661,13 +659,15 @@ static void watch_stall(struct blk *b)
 	}
 }
 
-/* Completions: any at all means the queues are moving again. */
+/* Completions: any at all means the queues are moving again. The clock is
+ * read only while a stall is watched for (watch_stall() starts from now). */
 static bool reap(struct blk *b)
 {
 	if (!blk_io_reap(b))
 		return false;
 	b->stalled = false;
-	b->last_done_ns = vloop_now_ns();
+	if (b->watching)
+		b->last_done_ns = vloop_now_ns();
 	return true;
 }
 

@@ -38,10 +38,7 @@ struct rng {
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return vloop_now_ns() / 1000000;
 }
 
 static void rng_run(struct vdev *dev);
